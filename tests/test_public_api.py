@@ -1,0 +1,43 @@
+"""The public API is a contract: pin its names so that removing or renaming one is a deliberate act."""
+
+import lacrima as lc
+
+EXPECTED = {
+    "ConvergenceWarning",
+    "DataError",
+    "Instrument",
+    "InvarianceWarning",
+    "LacrimaWarning",
+    "SingularFitWarning",
+    "SmallSampleWarning",
+    "__version__",
+    "list_instruments",
+    "load_instrument",
+}
+
+
+def test_it_pins_the_public_names() -> None:
+    assert set(lc.__all__) == EXPECTED
+
+
+def test_it_resolves_every_public_name() -> None:
+    for name in lc.__all__:
+        assert getattr(lc, name) is not None
+
+
+def test_it_raises_attribute_error_for_unknown_names() -> None:
+    try:
+        lc.no_such_thing  # noqa: B018
+    except AttributeError as exc:
+        assert "no_such_thing" in str(exc)
+    else:  # pragma: no cover
+        raise AssertionError("unknown attribute did not raise")
+
+
+def test_it_keeps_import_light() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, lacrima; print('matplotlib' in sys.modules, 'django' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
