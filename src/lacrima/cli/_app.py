@@ -92,3 +92,55 @@ def main() -> None:
 def _out_dir(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def _django_setup(data: Path | None) -> None:
+    import os
+
+    if data is not None:
+        os.environ["LACRIMA_DATA_DIR"] = str(data)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lacrima.web.settings")
+    import django
+
+    django.setup()
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    data: Annotated[
+        Path | None, typer.Option(help="Data directory (SQLite, secret key); default ./lacrima-data.")
+    ] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes (production server).")] = 2,
+    dev: Annotated[bool, typer.Option(help="Use Django's development server instead of gunicorn.")] = False,
+) -> None:
+    """Serve the web app: apply migrations, then start a production server (gunicorn)."""
+    import os
+    import subprocess
+
+    from django.core.management import call_command
+
+    _django_setup(data)
+    call_command("migrate", interactive=False, verbosity=0)
+    console.print(f"lacrima web app on http://{host}:{port}/  (admin at /admin/; Ctrl-C stops it)")
+    if dev:
+        call_command("runserver", f"{host}:{port}", use_reloader=False)
+        return
+    cmd = [
+        sys.executable, "-m", "gunicorn", "lacrima.web.wsgi:application",
+        "--bind", f"{host}:{port}", "--workers", str(workers), "--access-logfile", "-",
+    ]  # fmt: skip
+    subprocess.run(cmd, check=False, env=os.environ.copy())
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def manage(
+    ctx: typer.Context,
+    data: Annotated[Path | None, typer.Option(help="Data directory, as for serve.")] = None,
+) -> None:
+    """Run a Django management command, e.g. ``lacrima manage createsuperuser``."""
+    from django.core.management import execute_from_command_line
+
+    _django_setup(data)
+    execute_from_command_line(["lacrima manage", *ctx.args])

@@ -1,0 +1,98 @@
+"""Access rules, one helper per rule. Every view that touches client data goes through one of these.
+
+Each helper returns the object or raises Http404 (not 403), so that an outsider cannot even learn that a
+study, client or response exists. Denials are audit-logged.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+from django.http import Http404, HttpRequest
+
+from lacrima.web.accounts.models import Membership
+from lacrima.web.audit.log import record
+from lacrima.web.studies.models import Client, Invitation, Study, hash_token
+
+Role = Membership.Role
+
+
+def memberships(request: HttpRequest, study: Study) -> QuerySet[Membership]:
+    if not request.user.is_authenticated:
+        return Membership.objects.none()
+    return Membership.objects.filter(user=request.user, study=study)
+
+
+def is_study_admin(request: HttpRequest, study: Study) -> bool:
+    return (
+        bool(request.user.is_superuser) or memberships(request, study).filter(role=Role.STUDY_ADMIN).exists()
+    )
+
+
+def visible_studies(request: HttpRequest) -> QuerySet[Study]:
+    if not request.user.is_authenticated:
+        return Study.objects.none()
+    if request.user.is_superuser:
+        return Study.objects.all()
+    return Study.objects.filter(memberships__user=request.user).distinct()
+
+
+def _deny(request: HttpRequest, what: str, ident: object, study_id: int | None = None) -> Http404:
+    record(request, "denied", object_type=what, object_id=str(ident), study_id=study_id)
+    return Http404("not found")
+
+
+def get_study_for_staff(request: HttpRequest, slug: str) -> Study:
+    """The study, if the user holds any role in it."""
+    study = Study.objects.filter(slug=slug).first()
+    if study is None or not (request.user.is_superuser or memberships(request, study).exists()):
+        raise _deny(request, "studies.study", slug, study.pk if study else None)
+    return study
+
+
+def get_study_for_admin(request: HttpRequest, slug: str) -> Study:
+    study = Study.objects.filter(slug=slug).first()
+    if study is None or not is_study_admin(request, study):
+        raise _deny(request, "studies.study", slug, study.pk if study else None)
+    return study
+
+
+def visible_clients(request: HttpRequest, study: Study) -> QuerySet[Client]:
+    """Clients the user may see: admins all, site researchers their sites', therapists their own."""
+    if is_study_admin(request, study):
+        return study.clients.all()
+    ms = memberships(request, study)
+    site_ids = [m.site_id for m in ms if m.role == Role.SITE_RESEARCHER and m.site_id is not None]
+    is_therapist = any(m.role == Role.THERAPIST for m in ms)
+    cond = Q(site_id__in=site_ids)
+    if is_therapist:
+        cond |= Q(therapist=request.user)
+    return study.clients.filter(cond)
+
+
+def get_client_for_staff(request: HttpRequest, study: Study, code: str) -> Client:
+    client = visible_clients(request, study).filter(code=code).first()
+    if client is None:
+        raise _deny(request, "studies.client", code, study.pk)
+    return client
+
+
+def get_client_for_therapist(request: HttpRequest, study: Study, code: str) -> Client:
+    """Only the treating therapist (or a study admin) sees a client's clinical dashboard."""
+    client = study.clients.filter(code=code).first()
+    if client is None or not (client.therapist_id == request.user.pk or is_study_admin(request, study)):
+        raise _deny(request, "studies.client", code, study.pk)
+    return client
+
+
+def get_invitation_for_participant(token: str) -> Invitation:
+    """The invitation behind a participant's link (looked up by the token's hash)."""
+    if not token or len(token) > 100:
+        raise Http404("not found")
+    inv = (
+        Invitation.objects.select_related("study", "site", "client")
+        .filter(token_hash=hash_token(token))
+        .first()
+    )
+    if inv is None:
+        raise Http404("not found")
+    return inv
