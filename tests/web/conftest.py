@@ -1,0 +1,72 @@
+"""Personas for the web tests: a study admin, a site researcher, the treating therapist, another therapist,
+an outsider, and participants who hold invitation tokens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client as HttpClient
+
+from lacrima.web.accounts.models import Membership
+from lacrima.web.studies.models import Client, ConsentVersion, Invitation, Site, Study
+
+
+@dataclass
+class World:
+    study: Study
+    site_it: Site
+    site_il: Site
+    admin: User
+    researcher: User
+    therapist: User
+    other_therapist: User
+    outsider: User
+    client: Client
+    other_client: Client
+
+    def login(self, user: User) -> HttpClient:
+        c = HttpClient()
+        c.force_login(user)
+        return c
+
+    def invite(self, kind: str = "survey", site: Site | None = None, client: Client | None = None,
+               days: int | None = None) -> tuple[Invitation, str]:  # fmt: skip
+        return Invitation.issue(
+            study=self.study, site=site or self.site_il, kind=kind, client=client, days=days
+        )
+
+
+@pytest.fixture
+def world(db: None) -> World:
+    study = Study.objects.create(
+        slug="cry-2026", title="Crying in therapy 2026", kind=Study.Kind.BOTH,
+        survey_instruments=["crying_in_therapy", "change"], checkin_instruments=["session_checkin"],
+    )  # fmt: skip
+    site_it = Site.objects.create(study=study, code="roma", name="Roma", country="IT", languages=["it", "en"])
+    site_il = Site.objects.create(
+        study=study, code="tlv", name="Tel Aviv", country="IL", languages=["he", "en"]
+    )
+    for lang, body in [("en", "You are invited..."), ("it", "Sei invitato/a..."), ("he", "הנך מוזמן/ת...")]:
+        ConsentVersion.objects.create(study=study, version=1, language=lang, text=body)
+    users = {n: User.objects.create_user(n, password="not-used-here") for n in
+             ("admin", "researcher", "therapist", "other_therapist", "outsider")}  # fmt: skip
+    Membership.objects.create(user=users["admin"], study=study, role=Membership.Role.STUDY_ADMIN)
+    Membership.objects.create(
+        user=users["researcher"], study=study, site=site_il, role=Membership.Role.SITE_RESEARCHER
+    )
+    Membership.objects.create(
+        user=users["therapist"], study=study, site=site_il, role=Membership.Role.THERAPIST
+    )
+    Membership.objects.create(
+        user=users["other_therapist"], study=study, site=site_il, role=Membership.Role.THERAPIST
+    )
+    client = Client.objects.create(
+        study=study, site=site_il, code="C001", therapist=users["therapist"], language="he"
+    )
+    other = Client.objects.create(
+        study=study, site=site_il, code="C002", therapist=users["other_therapist"], language="he"
+    )
+    return World(study, site_it, site_il, users["admin"], users["researcher"], users["therapist"],
+                 users["other_therapist"], users["outsider"], client, other)  # fmt: skip
