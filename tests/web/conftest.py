@@ -31,8 +31,13 @@ class World:
         c.force_login(user)
         return c
 
-    def invite(self, kind: str = "survey", site: Site | None = None, client: Client | None = None,
-               days: int | None = None) -> tuple[Invitation, str]:  # fmt: skip
+    def invite(
+        self,
+        kind: str = "survey",
+        site: Site | None = None,
+        client: Client | None = None,
+        days: int | None = None,
+    ) -> tuple[Invitation, str]:
         return Invitation.issue(
             study=self.study, site=site or self.site_il, kind=kind, client=client, days=days
         )
@@ -41,17 +46,20 @@ class World:
 @pytest.fixture
 def world(db: None) -> World:
     study = Study.objects.create(
-        slug="cry-2026", title="Crying in therapy 2026", kind=Study.Kind.BOTH,
-        survey_instruments=["crying_in_therapy", "change"], checkin_instruments=["session_checkin"],
-    )  # fmt: skip
+        slug="cry-2026",
+        title="Crying in therapy 2026",
+        kind=Study.Kind.BOTH,
+        survey_instruments=["crying_in_therapy", "change"],
+        checkin_instruments=["session_checkin"],
+    )
     site_it = Site.objects.create(study=study, code="roma", name="Roma", country="IT", languages=["it", "en"])
     site_il = Site.objects.create(
         study=study, code="tlv", name="Tel Aviv", country="IL", languages=["he", "en"]
     )
     for lang, body in [("en", "You are invited..."), ("it", "Sei invitato/a..."), ("he", "הנך מוזמן/ת...")]:
         ConsentVersion.objects.create(study=study, version=1, language=lang, text=body)
-    users = {n: User.objects.create_user(n, password="not-used-here") for n in
-             ("admin", "researcher", "therapist", "other_therapist", "outsider")}  # fmt: skip
+    names = ("admin", "researcher", "therapist", "other_therapist", "outsider")
+    users = {n: User.objects.create_user(n, password="not-used-here") for n in names}
     Membership.objects.create(user=users["admin"], study=study, role=Membership.Role.STUDY_ADMIN)
     Membership.objects.create(
         user=users["researcher"], study=study, site=site_il, role=Membership.Role.SITE_RESEARCHER
@@ -68,5 +76,15 @@ def world(db: None) -> World:
     other = Client.objects.create(
         study=study, site=site_il, code="C002", therapist=users["other_therapist"], language="he"
     )
-    return World(study, site_it, site_il, users["admin"], users["researcher"], users["therapist"],
-                 users["other_therapist"], users["outsider"], client, other)  # fmt: skip
+    return World(
+        study,
+        site_it,
+        site_il,
+        users["admin"],
+        users["researcher"],
+        users["therapist"],
+        users["other_therapist"],
+        users["outsider"],
+        client,
+        other,
+    )

@@ -149,7 +149,7 @@ def test_it_records_a_refusal_and_ends_politely(world) -> None:
 
 
 def test_it_saves_a_checkin_once_even_when_submitted_twice(world) -> None:
-    inv, token = world.invite(kind="checkin", client=world.client)
+    _, token = world.invite(kind="checkin", client=world.client)
     c = HttpClient()
     c.get(f"/p/{token}/?lang=he")
     c.post(f"/p/{token}/consent/", {"action": "agree"})
@@ -168,7 +168,7 @@ def test_it_saves_a_checkin_once_even_when_submitted_twice(world) -> None:
 
 
 def test_it_lets_a_participant_withdraw(world) -> None:
-    inv, token = world.invite(kind="checkin", client=world.client)
+    _, token = world.invite(kind="checkin", client=world.client)
     c = HttpClient()
     c.get(f"/p/{token}/?lang=en")
     c.post(f"/p/{token}/consent/", {"action": "agree"})
