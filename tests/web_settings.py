@@ -5,6 +5,6 @@ import tempfile
 
 os.environ.setdefault("LACRIMA_DATA_DIR", tempfile.mkdtemp(prefix="lacrima-test-"))
 
-from lacrima.web.settings import *  # noqa: E402,F403
+from lacrima.web.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -183,3 +183,28 @@ def test_it_has_every_interface_string_in_every_language() -> None:
     keys = set(STRINGS["en"])
     for lang, table in STRINGS.items():
         assert set(table) == keys, lang
+
+
+def test_it_turns_responses_into_respondent_and_session_tables(world) -> None:
+    from lacrima.web.studies.tables import study_tables
+
+    c, token, _ = _start(world, "en")
+    _complete_survey(c, token, world)
+    _, ctoken = world.invite(kind="checkin", client=world.client)
+    cc = HttpClient()
+    cc.get(f"/p/{ctoken}/?lang=en")
+    cc.post(f"/p/{ctoken}/consent/", {"action": "agree"})
+    items = list(load_instrument("session_checkin").items)
+    for session in (1, 2):
+        cc.post(
+            f"/p/{ctoken}/checkin/",
+            {"session": str(session), "idempotency_key": f"key{session}", **_answers_for(items)},
+        )
+    respondents, sessions = study_tables(world.study)
+    assert len(respondents) == 1
+    assert respondents.loc[0, "site"] == "tlv"
+    assert respondents.loc[0, "cry_05"] == 5
+    assert list(sessions["session"]) == [1, 2]
+    assert set(sessions["client_id"]) == {"C001"}
+    assert sessions.loc[0, "therapist_id"] == "T01"
+    assert "therapist" not in " ".join(map(str, sessions["therapist_id"]))
