@@ -1,9 +1,15 @@
-"""URL configuration: admin, staff pages, participant pages (``/p/<token>/``)."""
+"""URL configuration: admin, staff pages (``/studies/``), participant pages (``/p/<token>/``)."""
 
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 urlpatterns = [
+    path("", RedirectView.as_view(url="/studies/", permanent=False)),
     path("admin/", admin.site.urls),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("studies/", include("lacrima.web.studies.urls")),
     path("p/", include("lacrima.web.participate.urls")),
 ]

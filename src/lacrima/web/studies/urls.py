@@ -1,0 +1,17 @@
+from django.urls import path
+
+from lacrima.web.studies import views
+
+app_name = "studies"
+
+urlpatterns = [
+    path("", views.study_list, name="list"),
+    path("new/", views.study_new, name="new"),
+    path("<slug:slug>/", views.study_detail, name="detail"),
+    path("<slug:slug>/sites/new/", views.site_new, name="site_new"),
+    path("<slug:slug>/consent/new/", views.consent_new, name="consent_new"),
+    path("<slug:slug>/clients/new/", views.client_new, name="client_new"),
+    path("<slug:slug>/clients/<str:code>/", views.client_detail, name="client"),
+    path("<slug:slug>/invitations/new/", views.invitations_new, name="invitations_new"),
+    path("<slug:slug>/export/<str:table>.<str:fmt>", views.export, name="export"),
+]

@@ -1,0 +1,294 @@
+"""Staff pages: studies, sites, consent texts, enrolment, invitation links, completion, exports.
+
+Every view that touches client data goes through one helper in lacrima.web.access and leaves an audit
+event. Plain invitation tokens are shown once, right after they are made, and never stored.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.db.models import Count, Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from lacrima.web import access
+from lacrima.web.accounts.models import Membership
+from lacrima.web.audit.log import record
+from lacrima.web.participate.models import Consent, Response
+from lacrima.web.studies.forms import (
+    ConsentForm,
+    EnrolForm,
+    InvitationBatchForm,
+    SiteForm,
+    StudyForm,
+    therapist_users,
+)
+from lacrima.web.studies.models import ConsentVersion, Invitation, Study
+
+
+def qr_svg(url: str) -> str:
+    """An inline SVG QR code for a link (no image files, nothing sent anywhere)."""
+    import qrcode
+    import qrcode.image.svg
+
+    img = qrcode.make(url, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)
+    return img.to_string(encoding="unicode")
+
+
+def _link(request: HttpRequest, token: str) -> str:
+    return request.build_absolute_uri(f"/p/{token}/")
+
+
+@login_required
+def study_list(request: HttpRequest) -> HttpResponse:
+    studies = access.visible_studies(request).order_by("title")
+    return render(request, "studies/list.html", {"studies": studies})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def study_new(request: HttpRequest) -> HttpResponse:
+    if not (request.user.is_staff or request.user.is_superuser):
+        raise Http404("not found")
+    form = StudyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            study = form.save(commit=False)
+            study.created_by = request.user
+            study.save()
+            Membership.objects.create(user=request.user, study=study, role=Membership.Role.STUDY_ADMIN)
+            record(request, "create", study, study_id=study.pk)
+        return redirect("studies:detail", slug=study.slug)
+    return render(request, "studies/form.html", {"form": form, "title": "New study"})
+
+
+def _completion(study: Study, site_ids: list[int] | None) -> list[dict[str, Any]]:
+    sites = study.sites.all() if site_ids is None else study.sites.filter(pk__in=site_ids)
+    rows = []
+    for site in sites.order_by("code"):
+        inv = Invitation.objects.filter(site=site, kind=Invitation.Kind.SURVEY)
+        resp = Response.objects.filter(site=site, kind=Response.Kind.SURVEY)
+        waves = sorted(
+            set(resp.values_list("wave", flat=True)) | set(inv.values_list("wave", flat=True))
+        ) or [1]
+        for wave in waves:
+            r = resp.filter(wave=wave).aggregate(
+                started=Count("pk"), completed=Count("pk", filter=Q(completed_at__isnull=False))
+            )
+            invited = inv.filter(wave=wave).count()
+            consents = Consent.objects.filter(invitation__site=site, invitation__wave=wave)
+            rows.append(
+                {
+                    "site": site,
+                    "wave": wave,
+                    "invited": invited,
+                    "consented": consents.filter(agreed=True).count(),
+                    "declined": consents.filter(agreed=False).count(),
+                    "started": r["started"],
+                    "completed": r["completed"],
+                    "rate": (100 * r["completed"] / invited) if invited else None,
+                    "checkins": Response.objects.filter(
+                        site=site, kind=Response.Kind.CHECKIN, completed_at__isnull=False
+                    ).count(),
+                }
+            )
+    return rows
+
+
+def _researcher_site_ids(request: HttpRequest, study: Study) -> list[int] | None:
+    """None for study admins (all sites); else the sites where the user is a site researcher."""
+    if access.is_study_admin(request, study):
+        return None
+    return [
+        m.site_id
+        for m in access.memberships(request, study)
+        if m.role == Membership.Role.SITE_RESEARCHER and m.site_id is not None
+    ]
+
+
+@login_required
+def study_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    study = access.get_study_for_staff(request, slug)
+    site_ids = _researcher_site_ids(request, study)
+    completion = _completion(study, site_ids) if site_ids is None or site_ids else []
+    clients = access.visible_clients(request, study).select_related("site").order_by("code")
+    record(request, "read", study, view="study_detail")
+    ctx = {
+        "study": study,
+        "completion": completion,
+        "clients": clients,
+        "is_admin": access.is_study_admin(request, study),
+        "can_export": site_ids is None or bool(site_ids),
+        "consents": ConsentVersion.objects.filter(study=study),
+    }
+    return render(request, "studies/detail.html", ctx)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def site_new(request: HttpRequest, slug: str) -> HttpResponse:
+    study = access.get_study_for_admin(request, slug)
+    form = SiteForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        site = form.save(commit=False)
+        site.study = study
+        site.save()
+        record(request, "create", site, study_id=study.pk)
+        return redirect("studies:detail", slug=slug)
+    return render(request, "studies/form.html", {"form": form, "title": f"New site in {study.title}"})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def consent_new(request: HttpRequest, slug: str) -> HttpResponse:
+    study = access.get_study_for_admin(request, slug)
+    form = ConsentForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        lang = form.cleaned_data["language"]
+        with transaction.atomic():
+            last = ConsentVersion.objects.filter(study=study, language=lang).order_by("-version").first()
+            cv = ConsentVersion.objects.create(
+                study=study,
+                language=lang,
+                text=form.cleaned_data["text"],
+                version=(last.version + 1 if last else 1),
+            )
+            record(request, "create", cv, study_id=study.pk)
+        return redirect("studies:detail", slug=slug)
+    return render(request, "studies/form.html", {"form": form, "title": "New consent text version"})
+
+
+def _enrolment_sites(request: HttpRequest, study: Study) -> Any:
+    ids = _researcher_site_ids(request, study)
+    return study.sites.all() if ids is None else study.sites.filter(pk__in=ids)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def client_new(request: HttpRequest, slug: str) -> HttpResponse:
+    study = access.get_study_for_staff(request, slug)
+    sites = _enrolment_sites(request, study)
+    if not sites.exists():
+        raise Http404("not found")
+    form = EnrolForm(request.POST or None, study=study, sites=sites, therapists=therapist_users(study))
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            client = form.save(commit=False)
+            client.study = study
+            client.save()
+            record(request, "create", client, study_id=study.pk)
+            inv, token = Invitation.issue(
+                study=study, site=client.site, kind="checkin", client=client, days=0,
+                single_use=False, created_by=request.user,
+            )  # fmt: skip
+            record(request, "create", inv, study_id=study.pk, kind="checkin")
+        link = _link(request, token)
+        ctx = {"study": study, "client": client, "links": [(link, qr_svg(link))], "kind": "check-in"}
+        return render(request, "studies/links.html", ctx)
+    return render(request, "studies/form.html", {"form": form, "title": f"Enrol a client in {study.title}"})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def invitations_new(request: HttpRequest, slug: str) -> HttpResponse:
+    study = access.get_study_for_staff(request, slug)
+    sites = _enrolment_sites(request, study)
+    if not sites.exists():
+        raise Http404("not found")
+    form = InvitationBatchForm(request.POST or None, sites=sites)
+    if request.method == "POST" and form.is_valid():
+        links = []
+        with transaction.atomic():
+            for _ in range(form.cleaned_data["count"]):
+                _, token = Invitation.issue(
+                    study=study, site=form.cleaned_data["site"], kind="survey",
+                    days=form.cleaned_data["days"], created_by=request.user,
+                )  # fmt: skip
+                links.append(_link(request, token))
+            record(request, "create", object_type="studies.invitation", study_id=study.pk, count=len(links))
+        if request.POST.get("format") == "csv":
+            body = "link\n" + "\n".join(links) + "\n"
+            resp = HttpResponse(body, content_type="text/csv; charset=utf-8")
+            resp["Content-Disposition"] = f'attachment; filename="{study.slug}-invitations.csv"'
+            return resp
+        ctx = {"study": study, "links": [(u, qr_svg(u)) for u in links], "kind": "survey"}
+        return render(request, "studies/links.html", ctx)
+    return render(request, "studies/form.html", {"form": form, "title": "New survey invitation links"})
+
+
+@login_required
+def client_detail(request: HttpRequest, slug: str, code: str) -> HttpResponse:
+    """The treating therapist's view of one client's check-ins (crying and alliance by session)."""
+    study = access.get_study_for_staff(request, slug)
+    client = access.get_client_for_therapist(request, study, code)
+    checkins = Response.objects.filter(
+        client=client, kind=Response.Kind.CHECKIN, completed_at__isnull=False
+    ).order_by("session")
+    from lacrima.instruments import load_instrument
+
+    alliance_cols = []
+    if "session_checkin" in study.checkin_instruments:
+        alliance_cols = load_instrument("session_checkin").subscale_columns("alliance")
+    rows = []
+    for r in checkins:
+        vals = [r.answers.get(c) for c in alliance_cols]
+        vals = [v for v in vals if isinstance(v, int | float)]
+        rows.append(
+            {
+                "session": r.session,
+                "date": r.session_date,
+                "cried": r.answers.get("cried") == 1,
+                "alliance": sum(vals) / len(vals) if vals else None,
+            }
+        )
+    record(request, "read", client, view="client_detail")
+    return render(request, "studies/client.html", {"study": study, "client": client, "rows": rows})
+
+
+@login_required
+def export(request: HttpRequest, slug: str, table: str, fmt: str) -> HttpResponse:
+    """Pseudonymised export of respondents or sessions (CSV, SPSS .sav or Parquet)."""
+    study = access.get_study_for_staff(request, slug)
+    site_ids = _researcher_site_ids(request, study)
+    if site_ids is not None and not site_ids:
+        raise Http404("not found")
+    if table not in ("respondents", "sessions") or fmt not in ("csv", "sav", "parquet"):
+        raise Http404("not found")
+    from lacrima.web.studies.tables import study_tables
+
+    respondents, sessions = study_tables(study)
+    frame = respondents if table == "respondents" else sessions
+    if site_ids is not None:
+        codes = set(study.sites.filter(pk__in=site_ids).values_list("code", flat=True))
+        frame = frame[frame["site"].isin(codes)] if "site" in frame else frame
+    record(request, "export", study, study_id=study.pk, table=table, format=fmt, rows=len(frame))
+    buf = io.BytesIO()
+    if fmt == "csv":
+        buf.write(frame.to_csv(index=False).encode("utf-8"))
+        content_type = "text/csv; charset=utf-8"
+    elif fmt == "parquet":
+        frame.to_parquet(buf, index=False)
+        content_type = "application/vnd.apache.parquet"
+    else:
+        import tempfile
+        from pathlib import Path
+
+        import pyreadstat
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "export.sav"
+            out = frame.copy()
+            for col in out.columns:
+                if out[col].dtype == object or str(out[col].dtype).startswith("str"):
+                    out[col] = out[col].astype("string").fillna("").astype(object)
+            pyreadstat.write_sav(out, str(path))
+            buf.write(path.read_bytes())
+        content_type = "application/octet-stream"
+    resp = HttpResponse(buf.getvalue(), content_type=content_type)
+    resp["Content-Disposition"] = f'attachment; filename="{study.slug}-{table}.{fmt}"'
+    return resp
