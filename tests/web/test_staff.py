@@ -19,14 +19,26 @@ def _checkin(world, client: Client, session: int, cried: int, alliance: int) -> 
     inv, _ = world.invite(kind="checkin", client=client)
     answers = {"cried": cried, "chk_05": alliance, "chk_06": alliance, "chk_07": alliance}
     Response.objects.create(
-        study=world.study, site=client.site, client=client, invitation=inv, kind="checkin", session=session,
-        language="he", answers=answers, completed_at="2026-11-01T10:00:00Z", idempotency_key=f"{client.code}-{session}",
-    )  # fmt: skip
+        study=world.study,
+        site=client.site,
+        client=client,
+        invitation=inv,
+        kind="checkin",
+        session=session,
+        language="he",
+        answers=answers,
+        completed_at="2026-11-01T10:00:00Z",
+        idempotency_key=f"{client.code}-{session}",
+    )
 
 
 def test_it_sends_anonymous_visitors_to_the_login_page(world) -> None:
-    for url in ("/studies/", "/studies/cry-2026/", "/studies/cry-2026/clients/C001/",
-                "/studies/cry-2026/export/sessions.csv"):  # fmt: skip
+    for url in (
+        "/studies/",
+        "/studies/cry-2026/",
+        "/studies/cry-2026/clients/C001/",
+        "/studies/cry-2026/export/sessions.csv",
+    ):
         r = HttpClient().get(url)
         assert r.status_code == 302 and r["Location"].startswith("/accounts/login/"), url
 
@@ -117,7 +129,7 @@ def test_it_lets_only_researchers_and_admins_enrol_or_invite(world) -> None:
 
 
 def test_it_shows_completion_per_site_and_wave(world) -> None:
-    inv, token = world.invite(site=world.site_it)
+    _, token = world.invite(site=world.site_it)
     c = HttpClient()
     c.get(f"/p/{token}/?lang=it")
     c.post(f"/p/{token}/consent/", {"action": "agree"})
@@ -144,8 +156,13 @@ def test_it_creates_a_study_and_makes_its_creator_admin(world) -> None:
     world.researcher.is_staff = True
     world.researcher.save()
     c = world.login(world.researcher)
-    data = {"slug": "new-study", "title": "New", "kind": "checkin", "checkin_instruments": ["session_checkin"],
-            "invitation_days": 30}  # fmt: skip
+    data = {
+        "slug": "new-study",
+        "title": "New",
+        "kind": "checkin",
+        "checkin_instruments": ["session_checkin"],
+        "invitation_days": 30,
+    }
     r = c.post("/studies/new/", data)
     assert r.status_code == 302
     assert c.get("/studies/new-study/").status_code == 200

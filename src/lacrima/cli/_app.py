@@ -128,9 +128,17 @@ def serve(
         call_command("runserver", f"{host}:{port}", use_reloader=False)
         return
     cmd = [
-        sys.executable, "-m", "gunicorn", "lacrima.web.wsgi:application",
-        "--bind", f"{host}:{port}", "--workers", str(workers), "--access-logfile", "-",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "lacrima.web.wsgi:application",
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        str(workers),
+        "--access-logfile",
+        "-",
+    ]
     subprocess.run(cmd, check=False, env=os.environ.copy())
 
 

@@ -15,9 +15,13 @@ class Membership(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     study = models.ForeignKey("studies.Study", on_delete=models.CASCADE, related_name="memberships")
     site = models.ForeignKey(
-        "studies.Site", null=True, blank=True, on_delete=models.CASCADE, related_name="memberships",
+        "studies.Site",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="memberships",
         help_text="Empty for study admins (all sites)",
-    )  # fmt: skip
+    )
     role = models.CharField(max_length=16, choices=Role.choices)
 
     class Meta:

@@ -120,8 +120,15 @@ def consent(request: HttpRequest, token: str) -> HttpResponse:
             given = Consent.objects.create(
                 invitation=inv, client=inv.client, version=version, language=language, agreed=agreed
             )
-            record(request, "consent", given, study_id=inv.study_id, actor_label=_actor(inv), agreed=agreed,
-                   version=version.version)  # fmt: skip
+            record(
+                request,
+                "consent",
+                given,
+                study_id=inv.study_id,
+                actor_label=_actor(inv),
+                agreed=agreed,
+                version=version.version,
+            )
         if not agreed:
             ctx = _ctx(
                 language, title=text(language, "declined_title"), message=text(language, "declined_body")
@@ -161,9 +168,15 @@ def _item_view(item: Any, language: str, answers: dict[str, Any], error: str | N
 
 
 def _render_page(
-    request: HttpRequest, token: str, language: str, pages: list[Page], response: Response,
-    result: Any = None, note: str | None = None, status: int = 200,
-) -> HttpResponse:  # fmt: skip
+    request: HttpRequest,
+    token: str,
+    language: str,
+    pages: list[Page],
+    response: Response,
+    result: Any = None,
+    note: str | None = None,
+    status: int = 200,
+) -> HttpResponse:
     page = pages[response.page]
     answers = dict(response.answers)
     if result is not None:
@@ -173,8 +186,11 @@ def _render_page(
     if result is not None:
         # Gated items stay on the page when the gate is answered on this page (shown/hidden by script).
         shown = {i["column"] for i in items}
-        items += [_item_view(it, language, answers, errors.get(it.column)) for it in page.items
-                  if it.column not in shown and it.show_if is not None]  # fmt: skip
+        items += [
+            _item_view(it, language, answers, errors.get(it.column))
+            for it in page.items
+            if it.column not in shown and it.show_if is not None
+        ]
     ctx = _ctx(
         language,
         token=token,
@@ -207,10 +223,15 @@ def survey(request: HttpRequest, token: str) -> HttpResponse:
     response = Response.objects.filter(invitation=inv, kind=Response.Kind.SURVEY).order_by("-pk").first()
     if response is None:
         response = Response.objects.create(
-            study=inv.study, site=inv.site, client=inv.client, invitation=inv, kind=Response.Kind.SURVEY,
-            wave=inv.wave, language=language,
+            study=inv.study,
+            site=inv.site,
+            client=inv.client,
+            invitation=inv,
+            kind=Response.Kind.SURVEY,
+            wave=inv.wave,
+            language=language,
             consent=Consent.objects.filter(invitation=inv, agreed=True).order_by("-pk").first(),
-        )  # fmt: skip
+        )
     if response.completed_at is not None:
         ctx = _ctx(language, title=text(language, "done_title"), message=text(language, "done_body"))
         return render(request, "participate/message.html", ctx)
@@ -296,11 +317,19 @@ def checkin(request: HttpRequest, token: str) -> HttpResponse:
                 try:
                     with transaction.atomic():
                         saved = Response.objects.create(
-                            study=inv.study, site=inv.site, client=inv.client, invitation=inv,
-                            kind=Response.Kind.CHECKIN, session=session_no, session_date=timezone.localdate(),
-                            language=language, answers=result.cleaned, completed_at=timezone.now(),
-                            idempotency_key=key, page=1,
-                        )  # fmt: skip
+                            study=inv.study,
+                            site=inv.site,
+                            client=inv.client,
+                            invitation=inv,
+                            kind=Response.Kind.CHECKIN,
+                            session=session_no,
+                            session_date=timezone.localdate(),
+                            language=language,
+                            answers=result.cleaned,
+                            completed_at=timezone.now(),
+                            idempotency_key=key,
+                            page=1,
+                        )
                         record(request, "submit", saved, actor_label=_actor(inv), session=session_no)
                     message = text(language, "checkin_saved", session=session_no)
                 except IntegrityError:

@@ -183,9 +183,14 @@ def client_new(request: HttpRequest, slug: str) -> HttpResponse:
             client.save()
             record(request, "create", client, study_id=study.pk)
             inv, token = Invitation.issue(
-                study=study, site=client.site, kind="checkin", client=client, days=0,
-                single_use=False, created_by=request.user,
-            )  # fmt: skip
+                study=study,
+                site=client.site,
+                kind="checkin",
+                client=client,
+                days=0,
+                single_use=False,
+                created_by=request.user,
+            )
             record(request, "create", inv, study_id=study.pk, kind="checkin")
         link = _link(request, token)
         ctx = {"study": study, "client": client, "links": [(link, qr_svg(link))], "kind": "check-in"}
@@ -206,9 +211,12 @@ def invitations_new(request: HttpRequest, slug: str) -> HttpResponse:
         with transaction.atomic():
             for _ in range(form.cleaned_data["count"]):
                 _, token = Invitation.issue(
-                    study=study, site=form.cleaned_data["site"], kind="survey",
-                    days=form.cleaned_data["days"], created_by=request.user,
-                )  # fmt: skip
+                    study=study,
+                    site=form.cleaned_data["site"],
+                    kind="survey",
+                    days=form.cleaned_data["days"],
+                    created_by=request.user,
+                )
                 links.append(_link(request, token))
             record(request, "create", object_type="studies.invitation", study_id=study.pk, count=len(links))
         if request.POST.get("format") == "csv":
