@@ -5,6 +5,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from lacrima.web.api import api
+
 urlpatterns = [
     path("", RedirectView.as_view(url="/studies/", permanent=False)),
     path("admin/", admin.site.urls),
@@ -12,4 +14,5 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("studies/", include("lacrima.web.studies.urls")),
     path("p/", include("lacrima.web.participate.urls")),
+    path("api/", api.urls),
 ]

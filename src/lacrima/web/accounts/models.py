@@ -31,3 +31,23 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {self.role} in {self.study}"
+
+
+class ApiToken(models.Model):
+    """A staff member's token for the JSON API (exports). Only its SHA-256 hash is stored."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, default="api")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    @classmethod
+    def issue(cls, user: object, name: str = "api") -> tuple[ApiToken, str]:
+        import hashlib
+        import secrets
+
+        token = "lcr_" + secrets.token_urlsafe(32)
+        obj = cls.objects.create(user=user, name=name, token_hash=hashlib.sha256(token.encode()).hexdigest())
+        return obj, token

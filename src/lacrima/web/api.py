@@ -1,0 +1,187 @@
+"""JSON API (django-ninja; OpenAPI schema at /api/openapi.json, docs at /api/docs).
+
+- ``POST /api/checkins``: a participant app submits one session check-in, authenticated by the client's
+  check-in link token (``Authorization: Bearer <token>``). The ``idempotency_key`` makes retries safe:
+  the same key returns the first result and never stores a second row.
+- ``GET /api/studies/{slug}/export/{table}``: pseudonymised respondents or sessions as JSON records,
+  authenticated by a staff API token (``lacrima manage create_api_token USER``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from ninja import NinjaAPI, Schema
+from ninja.responses import Status
+from ninja.security import HttpBearer
+
+from lacrima.web.accounts.models import ApiToken
+from lacrima.web.audit.log import record
+from lacrima.web.participate.models import Consent, Response
+from lacrima.web.participate.pages import Page, validate_page
+from lacrima.web.studies.models import Invitation, hash_token
+
+api = NinjaAPI(title="lacrima", version="1", urls_namespace="api")
+
+
+class ParticipantToken(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str) -> Invitation | None:
+        inv = (
+            Invitation.objects.select_related("study", "site", "client")
+            .filter(token_hash=hash_token(token), kind=Invitation.Kind.CHECKIN)
+            .first()
+        )
+        if inv is None or inv.problem() is not None or inv.client is None:
+            return None
+        return inv
+
+
+class StaffToken(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        tok = (
+            ApiToken.objects.select_related("user").filter(token_hash=digest, revoked_at__isnull=True).first()
+        )
+        if tok is None or not tok.user.is_active:
+            return None
+        ApiToken.objects.filter(pk=tok.pk).update(last_used_at=timezone.now())
+        request.user = tok.user
+        return tok.user
+
+
+class CheckinIn(Schema):
+    session: int
+    idempotency_key: str
+    answers: dict[str, Any]
+    language: str | None = None
+
+
+class CheckinOut(Schema):
+    id: int
+    session: int
+    created: bool
+
+
+class Problem(Schema):
+    detail: str
+    errors: dict[str, str] = {}
+
+
+_PAGES: dict[tuple[str, ...], Page] = {}
+
+
+def _checkin_page(instrument_ids: list[str]) -> Page:
+    from lacrima.instruments import load_instrument
+
+    key = tuple(instrument_ids)
+    if key not in _PAGES:
+        instruments = [load_instrument(i) for i in instrument_ids]
+        _PAGES[key] = Page(0, instruments[0], tuple(it for ins in instruments for it in ins.items))
+    return _PAGES[key]
+
+
+@api.post(
+    "/checkins",
+    auth=ParticipantToken(),
+    response={200: CheckinOut, 201: CheckinOut, 403: Problem, 409: Problem, 422: Problem},
+)
+def submit_checkin(request: HttpRequest, payload: CheckinIn) -> Status[Any]:
+    inv: Invitation = request.auth  # type: ignore[attr-defined]
+    key = payload.idempotency_key.strip()
+    if not 8 <= len(key) <= 64:
+        return Status(422, {"detail": "idempotency_key must be 8 to 64 characters", "errors": {}})
+    existing = Response.objects.filter(idempotency_key=key).only("pk", "session", "client_id").first()
+    if existing is not None:
+        if existing.client_id != inv.client_id:
+            return Status(409, {"detail": "this idempotency_key was used for another client", "errors": {}})
+        return Status(200, {"id": existing.pk, "session": existing.session, "created": False})
+    if not Consent.objects.filter(client=inv.client, agreed=True, withdrawn_at__isnull=True).exists():
+        return Status(403, {"detail": "the client has not consented (or has withdrawn)", "errors": {}})
+    if not 1 <= payload.session <= 500:
+        return Status(
+            422, {"detail": "session must be between 1 and 500", "errors": {"session": "out of range"}}
+        )
+    language = payload.language or (inv.client.language if inv.client else "en")
+    page = _checkin_page(inv.study.checkin_instruments)
+    post = {
+        k: ("" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))
+        for k, v in payload.answers.items()
+    }
+    result = validate_page(page, post, "en", {})
+    if result.form_errors:
+        unknown = sorted(set(post) - {it.column for it in page.items})
+        return Status(422, {"detail": f"unknown items: {', '.join(unknown)}", "errors": {}})
+    if result.errors:
+        return Status(422, {"detail": "some answers are not valid", "errors": result.errors})
+    try:
+        with transaction.atomic():
+            saved = Response.objects.create(
+                study_id=inv.study_id,
+                site_id=inv.site_id,
+                client_id=inv.client_id,
+                invitation=inv,
+                kind=Response.Kind.CHECKIN,
+                session=payload.session,
+                session_date=timezone.localdate(),
+                language=language,
+                answers=result.cleaned,
+                completed_at=timezone.now(),
+                idempotency_key=key,
+                page=1,
+            )
+            record(
+                request,
+                "submit",
+                saved,
+                actor_label=f"participant:{inv.client.code}",
+                session=payload.session,
+                via="api",
+            )
+    except IntegrityError:
+        again = Response.objects.filter(idempotency_key=key).first()
+        if again is not None and again.client_id == inv.client_id:
+            return Status(200, {"id": again.pk, "session": again.session, "created": False})
+        return Status(
+            409, {"detail": f"a check-in for session {payload.session} is already saved", "errors": {}}
+        )
+    return Status(201, {"id": saved.pk, "session": saved.session, "created": True})
+
+
+@api.get(
+    "/studies/{slug}/export/{table}", auth=StaffToken(), response={200: list[dict[str, Any]], 404: Problem}
+)
+def export_table(request: HttpRequest, slug: str, table: str) -> Status[Any]:
+    from django.http import Http404
+
+    from lacrima._results import to_jsonable
+    from lacrima.web import access
+    from lacrima.web.studies.tables import study_tables
+
+    if table not in ("respondents", "sessions"):
+        return Status(404, {"detail": "table must be respondents or sessions", "errors": {}})
+    try:
+        study = access.get_study_for_staff(request, slug)
+    except Http404:
+        return Status(404, {"detail": "not found", "errors": {}})
+    is_admin = access.is_study_admin(request, study)
+    site_ids = [
+        m.site_id
+        for m in access.memberships(request, study)
+        if m.role == "site_researcher" and m.site_id is not None
+    ]
+    if not is_admin and not site_ids:
+        return Status(404, {"detail": "not found", "errors": {}})
+    respondents, sessions = study_tables(study)
+    frame = respondents if table == "respondents" else sessions
+    if not is_admin:
+        codes = set(study.sites.filter(pk__in=site_ids).values_list("code", flat=True))
+        frame = frame[frame["site"].isin(codes)]
+    record(
+        request, "export", study, study_id=study.pk, table=table, format="json", rows=len(frame), via="api"
+    )
+    return Status(200, to_jsonable(frame.reset_index(drop=True)))

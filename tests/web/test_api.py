@@ -1,0 +1,89 @@
+"""JSON API: token-authenticated, idempotent check-in submission and role-limited exports."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.test import Client as HttpClient
+
+from lacrima.web.accounts.models import ApiToken
+from lacrima.web.participate.models import Consent, Response
+from lacrima.web.studies.models import ConsentVersion
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def checkin_token(world) -> str:
+    inv, token = world.invite(kind="checkin", client=world.client)
+    version = ConsentVersion.objects.filter(study=world.study, language="he").first()
+    Consent.objects.create(invitation=inv, client=world.client, version=version, language="he", agreed=True)
+    return token
+
+
+def _post(token: str, body: dict) -> tuple[int, dict]:
+    r = HttpClient().post(
+        "/api/checkins",
+        data=json.dumps(body),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+    return r.status_code, r.json()
+
+
+GOOD = {"cried": 1, "chk_02": 4, "chk_05": 6, "chk_06": 6, "chk_07": 5}
+
+
+def test_it_accepts_a_checkin_and_replays_retries_without_duplicating(world, checkin_token) -> None:
+    body = {"session": 4, "idempotency_key": "retry-key-0001", "answers": GOOD}
+    status, out = _post(checkin_token, body)
+    assert status == 201 and out["created"] is True
+    status, again = _post(checkin_token, body)
+    assert status == 200 and again == {"id": out["id"], "session": 4, "created": False}
+    assert Response.objects.filter(client=world.client, kind="checkin").count() == 1
+    assert Response.objects.get(pk=out["id"]).answers["chk_02"] == 4
+
+
+def test_it_refuses_a_second_checkin_for_the_same_session(world, checkin_token) -> None:
+    _post(checkin_token, {"session": 2, "idempotency_key": "first-key-01", "answers": GOOD})
+    status, out = _post(checkin_token, {"session": 2, "idempotency_key": "other-key-02", "answers": GOOD})
+    assert status == 409 and "session 2" in out["detail"]
+
+
+def test_it_rejects_bad_answers_with_reasons(world, checkin_token) -> None:
+    status, out = _post(
+        checkin_token, {"session": 1, "idempotency_key": "bad-values-1", "answers": {"cried": 9}}
+    )
+    assert status == 422 and "cried" in out["errors"]
+    status, out = _post(
+        checkin_token, {"session": 1, "idempotency_key": "bad-values-2", "answers": {"wai_77": 1}}
+    )
+    assert status == 422 and "wai_77" in out["detail"]
+    assert not Response.objects.filter(kind="checkin").exists()
+
+
+def test_it_needs_a_valid_checkin_token(world) -> None:
+    status, _ = _post("forged-token", {"session": 1, "idempotency_key": "whatever-1", "answers": GOOD})
+    assert status == 401
+    _, survey_token = world.invite(kind="survey")
+    status, _ = _post(survey_token, {"session": 1, "idempotency_key": "whatever-2", "answers": GOOD})
+    assert status == 401
+
+
+def test_it_exports_only_to_staff_tokens_with_a_role(world, checkin_token) -> None:
+    _post(checkin_token, {"session": 1, "idempotency_key": "export-key-1", "answers": GOOD})
+    _, admin_token = ApiToken.issue(world.admin)
+    _, outsider_token = ApiToken.issue(world.outsider)
+    _, therapist_token = ApiToken.issue(world.therapist)
+    url = "/api/studies/cry-2026/export/sessions"
+    r = HttpClient().get(url, HTTP_AUTHORIZATION=f"Bearer {admin_token}")
+    assert r.status_code == 200 and r.json()[0]["client_id"] == "C001"
+    assert HttpClient().get(url, HTTP_AUTHORIZATION=f"Bearer {outsider_token}").status_code == 404
+    assert HttpClient().get(url, HTTP_AUTHORIZATION=f"Bearer {therapist_token}").status_code == 404
+    assert HttpClient().get(url).status_code == 401
+
+
+def test_it_publishes_an_openapi_schema() -> None:
+    schema = HttpClient().get("/api/openapi.json").json()
+    assert "/api/checkins" in schema["paths"]
