@@ -19,6 +19,7 @@ from lacrima.errors import (
     DataError,
     InvarianceWarning,
     LacrimaWarning,
+    MissingDataWarning,
     SingularFitWarning,
     SmallSampleWarning,
 )
@@ -27,9 +28,38 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it
 _LAZY: dict[str, str] = {
+    "adjust_p": "lacrima.analysis",
+    "bootstrap_ci": "lacrima.analysis",
+    "compare_groups": "lacrima.analysis",
+    "correlate": "lacrima.analysis",
+    "correlation_matrix": "lacrima.analysis",
+    "crosstab_test": "lacrima.analysis",
+    "descriptives": "lacrima.analysis",
+    "kruskal": "lacrima.analysis",
+    "mann_whitney": "lacrima.analysis",
+    "moderation": "lacrima.analysis",
+    "prevalence": "lacrima.analysis",
+    "welch_anova": "lacrima.analysis",
+    "pool_summaries": "lacrima.crosscultural.federated",
+    "read_site_summary": "lacrima.crosscultural.federated",
+    "site_summary": "lacrima.crosscultural.federated",
+    "validate_site_summary": "lacrima.crosscultural.federated",
+    "write_site_summary": "lacrima.crosscultural.federated",
+    "meta": "lacrima.crosscultural.meta",
+    "smd_from_groups": "lacrima.crosscultural.meta",
     "Instrument": "lacrima.instruments",
     "list_instruments": "lacrima.instruments",
     "load_instrument": "lacrima.instruments",
+    "load_texts": "lacrima.instruments",
+    "attachment_style": "lacrima.scoring",
+    "reliability": "lacrima.scoring",
+    "reliable_change": "lacrima.scoring",
+    "score": "lacrima.scoring",
+    "score_all": "lacrima.scoring",
+    "validate": "lacrima.scoring",
+    "power_by_simulation": "lacrima.simulate",
+    "simulate_sessions": "lacrima.simulate",
+    "simulate_study": "lacrima.simulate",
 }
 
 __all__ = [
@@ -38,17 +68,76 @@ __all__ = [
     "Instrument",
     "InvarianceWarning",
     "LacrimaWarning",
+    "MissingDataWarning",
     "SingularFitWarning",
     "SmallSampleWarning",
     "__version__",
+    "adjust_p",
+    "attachment_style",
+    "bootstrap_ci",
+    "compare_groups",
+    "correlate",
+    "correlation_matrix",
+    "crosstab_test",
+    "descriptives",
+    "kruskal",
     "list_instruments",
     "load_instrument",
+    "load_texts",
+    "mann_whitney",
+    "meta",
+    "moderation",
+    "pool_summaries",
+    "power_by_simulation",
+    "prevalence",
+    "read_site_summary",
+    "reliability",
+    "reliable_change",
+    "score",
+    "score_all",
+    "simulate_sessions",
+    "simulate_study",
+    "site_summary",
+    "smd_from_groups",
+    "validate",
+    "validate_site_summary",
+    "welch_anova",
+    "write_site_summary",
 ]
 
 if TYPE_CHECKING:
+    from lacrima.analysis import adjust_p as adjust_p
+    from lacrima.analysis import bootstrap_ci as bootstrap_ci
+    from lacrima.analysis import compare_groups as compare_groups
+    from lacrima.analysis import correlate as correlate
+    from lacrima.analysis import correlation_matrix as correlation_matrix
+    from lacrima.analysis import crosstab_test as crosstab_test
+    from lacrima.analysis import descriptives as descriptives
+    from lacrima.analysis import kruskal as kruskal
+    from lacrima.analysis import mann_whitney as mann_whitney
+    from lacrima.analysis import moderation as moderation
+    from lacrima.analysis import prevalence as prevalence
+    from lacrima.analysis import welch_anova as welch_anova
+    from lacrima.crosscultural.federated import pool_summaries as pool_summaries
+    from lacrima.crosscultural.federated import read_site_summary as read_site_summary
+    from lacrima.crosscultural.federated import site_summary as site_summary
+    from lacrima.crosscultural.federated import validate_site_summary as validate_site_summary
+    from lacrima.crosscultural.federated import write_site_summary as write_site_summary
+    from lacrima.crosscultural.meta import meta as meta
+    from lacrima.crosscultural.meta import smd_from_groups as smd_from_groups
     from lacrima.instruments import Instrument as Instrument
     from lacrima.instruments import list_instruments as list_instruments
     from lacrima.instruments import load_instrument as load_instrument
+    from lacrima.instruments import load_texts as load_texts
+    from lacrima.scoring import attachment_style as attachment_style
+    from lacrima.scoring import reliability as reliability
+    from lacrima.scoring import reliable_change as reliable_change
+    from lacrima.scoring import score as score
+    from lacrima.scoring import score_all as score_all
+    from lacrima.scoring import validate as validate
+    from lacrima.simulate import power_by_simulation as power_by_simulation
+    from lacrima.simulate import simulate_sessions as simulate_sessions
+    from lacrima.simulate import simulate_study as simulate_study
 
 
 def __getattr__(name: str) -> Any:

@@ -15,6 +15,7 @@ __all__ = [
     "DataError",
     "InvarianceWarning",
     "LacrimaWarning",
+    "MissingDataWarning",
     "Problem",
     "SingularFitWarning",
     "SmallSampleWarning",
@@ -62,6 +63,10 @@ class DataError(ValueError):
 
 class LacrimaWarning(UserWarning):
     """Base class of lacrima's warnings."""
+
+
+class MissingDataWarning(LacrimaWarning):
+    """Answers were treated as missing (absent columns, invalid values under ``strict=False``)."""
 
 
 class ConvergenceWarning(LacrimaWarning):

@@ -1,0 +1,29 @@
+"""Cross-cultural and multi-site work: random-effects meta-analysis across sites and exact federated
+pooling of site summaries (aggregates only, no rows)."""
+
+from lacrima.crosscultural.federated import (
+    PooledCorrelation,
+    PooledRegression,
+    PooledSummary,
+    pool_summaries,
+    read_site_summary,
+    site_summary,
+    validate_site_summary,
+    write_site_summary,
+)
+from lacrima.crosscultural.meta import MetaRegressionResult, MetaResult, meta, smd_from_groups
+
+__all__ = [
+    "MetaRegressionResult",
+    "MetaResult",
+    "PooledCorrelation",
+    "PooledRegression",
+    "PooledSummary",
+    "meta",
+    "pool_summaries",
+    "read_site_summary",
+    "site_summary",
+    "smd_from_groups",
+    "validate_site_summary",
+    "write_site_summary",
+]

@@ -1,0 +1,234 @@
+"""Numerical core of the random-effects meta-analysis (no input checking, no result objects).
+
+Everything works on a design matrix ``X`` (k x p, first column the intercept), effects ``y`` and sampling
+variances ``v``, so the same code serves the intercept-only model and meta-regression. The estimators follow
+the definitions in metafor's ``rma.uni`` (Viechtbauer, 2010); see :mod:`lacrima.crosscultural.meta`.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import optimize, stats
+
+from lacrima.errors import ConvergenceWarning
+
+FloatArray = NDArray[np.float64]
+
+METHODS = ("REML", "DL", "PM", "ML", "FE")
+
+# metafor's defaults (rma.uni control): Fisher scoring stops when tau^2 changes by less than THRESHOLD.
+THRESHOLD = 1e-5
+MAX_ITER = 100
+LL0_TOL = float(np.finfo(float).eps) ** 0.25
+
+
+@dataclass(frozen=True)
+class Tau2Fit:
+    """An estimate of tau^2 with how it was found."""
+
+    tau2: float
+    se: float
+    iterations: int
+    converged: bool
+
+
+@dataclass(frozen=True)
+class WlsFit:
+    """Weighted least squares at fixed tau^2."""
+
+    beta: FloatArray
+    vb: FloatArray
+    weights: FloatArray
+    rss: float
+
+
+def projection(X: FloatArray, w: FloatArray) -> FloatArray:
+    """P = W - W X (X'WX)^-1 X'W: the residual-forming matrix of the weighted fit."""
+    WX = X * w[:, None]
+    inner = np.linalg.solve(X.T @ WX, WX.T)
+    return np.diag(w) - WX @ inner
+
+
+def q_stat(tau2: float, X: FloatArray, y: FloatArray, v: FloatArray) -> float:
+    """Generalised Q statistic y'P(tau2)y with weights 1/(v + tau2)."""
+    P = projection(X, 1.0 / (v + tau2))
+    return float(y @ P @ y)
+
+
+def wls(X: FloatArray, y: FloatArray, v: FloatArray, tau2: float) -> WlsFit:
+    """Weighted least squares fit with weights 1/(v + tau2)."""
+    w = 1.0 / (v + tau2)
+    XtWX = X.T @ (X * w[:, None])
+    vb = np.linalg.inv(XtWX)
+    vb = (vb + vb.T) / 2.0
+    beta = vb @ (X.T @ (w * y))
+    resid = y - X @ beta
+    return WlsFit(beta=beta, vb=vb, weights=w, rss=float(np.sum(w * resid**2)))
+
+
+def loglik(tau2: float, X: FloatArray, y: FloatArray, v: FloatArray, reml: bool) -> float:
+    """(Restricted) log-likelihood of the random-effects model at tau2, as metafor defines it."""
+    k, p = X.shape
+    fit = wls(X, y, v, tau2)
+    if reml:
+        _, logdet = np.linalg.slogdet(X.T @ (X * fit.weights[:, None]))
+        return float(
+            -0.5 * (k - p) * math.log(2 * math.pi)
+            - 0.5 * np.sum(np.log(v + tau2))
+            - 0.5 * logdet
+            - 0.5 * fit.rss
+        )
+    return float(-0.5 * k * math.log(2 * math.pi) - 0.5 * np.sum(np.log(v + tau2)) - 0.5 * fit.rss)
+
+
+def _tau2_upper(y: FloatArray) -> float:
+    """metafor's default upper end of the tau^2 search interval: max(100, 10 * mad(y)^2)."""
+    mad = 1.4826 * float(np.median(np.abs(y - np.median(y))))
+    return max(100.0, 10.0 * mad**2)
+
+
+def _solve_q(target: float, X: FloatArray, y: FloatArray, v: FloatArray, upper: float) -> float:
+    """Solve Q(tau2) = target for tau2 >= 0, Q decreasing in tau2; assumes Q(0) >= target."""
+    hi = upper
+    for _ in range(60):
+        if q_stat(hi, X, y, v) <= target:
+            break
+        hi *= 2.0
+    else:  # pragma: no cover - Q tends to 0 as tau2 grows, so this needs absurd data
+        return hi
+    root: float = optimize.brentq(
+        lambda t: q_stat(t, X, y, v) - target, 0.0, hi, xtol=1e-15, rtol=8.9e-16, maxiter=500
+    )
+    return root
+
+
+def tau2_dl(X: FloatArray, y: FloatArray, v: FloatArray) -> Tau2Fit:
+    k, p = X.shape
+    w = 1.0 / v
+    P = projection(X, w)
+    trP = float(np.trace(P))
+    tau2 = max(0.0, (float(y @ P @ y) - (k - p)) / trP)
+    se = math.sqrt((2 * (k - p) + 4 * tau2 * trP + 2 * tau2**2 * float(np.sum(P * P))) / trP**2)
+    return Tau2Fit(tau2=tau2, se=se, iterations=0, converged=True)
+
+
+def tau2_pm(X: FloatArray, y: FloatArray, v: FloatArray) -> Tau2Fit:
+    k, p = X.shape
+    target = float(k - p)
+    tau2 = 0.0 if q_stat(0.0, X, y, v) < target else _solve_q(target, X, y, v, _tau2_upper(y))
+    w = 1.0 / (v + tau2)
+    se = math.sqrt(2 * k**2 / (k - p) / float(np.sum(w)) ** 2)
+    return Tau2Fit(tau2=tau2, se=se, iterations=0, converged=True)
+
+
+def _fisher_scoring(
+    X: FloatArray, y: FloatArray, v: FloatArray, reml: bool, threshold: float, max_iter: int
+) -> tuple[float, int, bool]:
+    """Fisher scoring for the (RE)ML tau^2 from the Hedges (HE) starting value, as metafor iterates."""
+    k, p = X.shape
+    # Starting value: Hedges' estimator from the unweighted fit.
+    P0 = projection(X, np.ones(k))
+    tau2 = max(0.0, (float(y @ P0 @ y) - float(np.sum(np.diag(P0) * v))) / (k - p))
+    change = threshold + 1.0
+    iterations = 0
+    while change > threshold:
+        iterations += 1
+        old = tau2
+        w = 1.0 / (v + tau2)
+        P = projection(X, w)
+        Py = P @ y
+        if reml:
+            adj = (float(Py @ Py) - float(np.trace(P))) / float(np.sum(P * P))
+        else:
+            adj = (float(Py @ Py) - float(np.sum(w))) / float(np.sum(w**2))
+        if not math.isfinite(adj):
+            adj = 0.0
+        while tau2 + adj < 0.0:
+            adj /= 2.0
+        tau2 = tau2 + adj
+        change = abs(old - tau2)
+        if iterations > max_iter:
+            return tau2, iterations, False
+    return tau2, iterations, True
+
+
+def tau2_ml(
+    X: FloatArray, y: FloatArray, v: FloatArray, reml: bool, threshold: float, max_iter: int
+) -> Tau2Fit:
+    """REML (reml=True) or ML estimate of tau^2 by Fisher scoring, with a bounded search as fallback."""
+    name = "REML" if reml else "ML"
+    tau2, iterations, converged = _fisher_scoring(X, y, v, reml, threshold, max_iter)
+    if not converged:
+        upper = _tau2_upper(y)
+        res = optimize.minimize_scalar(
+            lambda t: -loglik(t, X, y, v, reml),
+            bounds=(0.0, upper),
+            method="bounded",
+            options={"xatol": 1e-10},
+        )
+        tau2 = float(res.x)
+        if tau2 < 1e-8 and loglik(0.0, X, y, v, reml) >= -res.fun:
+            tau2 = 0.0
+        warnings.warn(
+            f"{name} Fisher scoring did not converge within {max_iter} iterations; tau^2 = {tau2!r} was "
+            "taken from a bounded one-dimensional search of the likelihood instead. Check it against "
+            "method='PM' or 'DL', or raise control['max_iter'].",
+            ConvergenceWarning,
+            stacklevel=4,
+        )
+    elif tau2 > threshold:
+        # Guard against a local maximum: the likelihood at tau2 = 0 must not be higher (metafor's ll0check).
+        ll0 = loglik(0.0, X, y, v, reml)
+        ll = loglik(tau2, X, y, v, reml)
+        if ll0 - ll > LL0_TOL:
+            warnings.warn(
+                f"{name} Fisher scoring may have stopped at a local maximum (the likelihood is higher at "
+                "tau^2 = 0); tau^2 was set to 0. Inspect the profile likelihood or use method='PM'.",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
+            tau2 = 0.0
+    tau2 = max(0.0, tau2)
+    w = 1.0 / (v + tau2)
+    if reml:
+        P = projection(X, w)
+        se = math.sqrt(2.0 / float(np.sum(P * P)))
+    else:
+        se = math.sqrt(2.0 / float(np.sum(w**2)))
+    return Tau2Fit(tau2=tau2, se=se, iterations=iterations, converged=converged)
+
+
+def estimate_tau2(
+    method: str, X: FloatArray, y: FloatArray, v: FloatArray, threshold: float, max_iter: int
+) -> Tau2Fit:
+    """Dispatch to the tau^2 estimator named by ``method``."""
+    if method == "FE":
+        return Tau2Fit(tau2=0.0, se=math.nan, iterations=0, converged=True)
+    if method == "DL":
+        return tau2_dl(X, y, v)
+    if method == "PM":
+        return tau2_pm(X, y, v)
+    return tau2_ml(X, y, v, reml=(method == "REML"), threshold=threshold, max_iter=max_iter)
+
+
+def q_profile_ci(
+    tau2: float, X: FloatArray, y: FloatArray, v: FloatArray, level: float
+) -> tuple[float, float]:
+    """Q-profile confidence interval for tau^2 (Viechtbauer, 2007), as metafor's ``confint(type="QP")``.
+
+    The bounds solve Q(tau2) = chi2 quantiles with k - p degrees of freedom; a bound that falls below 0 is 0.
+    """
+    k, p = X.shape
+    alpha = 1.0 - level
+    crit_upper = float(stats.chi2.ppf(1.0 - alpha / 2.0, k - p))
+    crit_lower = float(stats.chi2.ppf(alpha / 2.0, k - p))
+    upper_start = max(100.0, 10.0 * tau2)
+    q0 = q_stat(0.0, X, y, v)
+    ub = 0.0 if q0 < crit_lower else _solve_q(crit_lower, X, y, v, upper_start)
+    lb = 0.0 if q0 < crit_upper else _solve_q(crit_upper, X, y, v, upper_start)
+    return lb, ub
