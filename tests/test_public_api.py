@@ -30,7 +30,12 @@ EXPECTED = {
     "pool_summaries",
     "power_by_simulation",
     "prevalence",
+    "pseudonymise",
+    "read_qualtrics",
+    "read_redcap",
     "read_site_summary",
+    "read_sqlite",
+    "read_table",
     "reliability",
     "reliable_change",
     "score",
@@ -43,6 +48,8 @@ EXPECTED = {
     "validate_site_summary",
     "welch_anova",
     "write_site_summary",
+    "write_sqlite",
+    "write_table",
 }
 
 

@@ -51,6 +51,13 @@ _LAZY: dict[str, str] = {
     "list_instruments": "lacrima.instruments",
     "load_instrument": "lacrima.instruments",
     "load_texts": "lacrima.instruments",
+    "pseudonymise": "lacrima.io",
+    "read_qualtrics": "lacrima.io",
+    "read_redcap": "lacrima.io",
+    "read_sqlite": "lacrima.io",
+    "read_table": "lacrima.io",
+    "write_sqlite": "lacrima.io",
+    "write_table": "lacrima.io",
     "attachment_style": "lacrima.scoring",
     "reliability": "lacrima.scoring",
     "reliable_change": "lacrima.scoring",
@@ -90,7 +97,12 @@ __all__ = [
     "pool_summaries",
     "power_by_simulation",
     "prevalence",
+    "pseudonymise",
+    "read_qualtrics",
+    "read_redcap",
     "read_site_summary",
+    "read_sqlite",
+    "read_table",
     "reliability",
     "reliable_change",
     "score",
@@ -103,6 +115,8 @@ __all__ = [
     "validate_site_summary",
     "welch_anova",
     "write_site_summary",
+    "write_sqlite",
+    "write_table",
 ]
 
 if TYPE_CHECKING:
@@ -129,6 +143,13 @@ if TYPE_CHECKING:
     from lacrima.instruments import list_instruments as list_instruments
     from lacrima.instruments import load_instrument as load_instrument
     from lacrima.instruments import load_texts as load_texts
+    from lacrima.io import pseudonymise as pseudonymise
+    from lacrima.io import read_qualtrics as read_qualtrics
+    from lacrima.io import read_redcap as read_redcap
+    from lacrima.io import read_sqlite as read_sqlite
+    from lacrima.io import read_table as read_table
+    from lacrima.io import write_sqlite as write_sqlite
+    from lacrima.io import write_table as write_table
     from lacrima.scoring import attachment_style as attachment_style
     from lacrima.scoring import reliability as reliability
     from lacrima.scoring import reliable_change as reliable_change

@@ -1,0 +1,426 @@
+"""REDCap exports: the flat "records" CSV (raw values, variable names as headers) and its data dictionary."""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from lacrima.errors import DataError, Problem
+from lacrima.io._pipeline import fmt_value, is_blank, prepare_table, raise_problems, row_label, value_key
+from lacrima.io._result import Codebook, ImportResult
+from lacrima.io._tabular import InstrumentsLike, MappingLike, frame_from_rows, make_context, read_delimited
+
+__all__ = ["parse_choices", "read_redcap"]
+
+#: Data dictionary headers as the Designer's CSV download writes them, and as the API's metadata export does.
+_DICT_HEADERS = {
+    "name": ("Variable / Field Name", "field_name"),
+    "form": ("Form Name", "form_name"),
+    "type": ("Field Type", "field_type"),
+    "label": ("Field Label", "field_label"),
+    "choices": ("Choices, Calculations, OR Slider Labels", "select_choices_or_calculations"),
+    "validation": (
+        "Text Validation Type OR Show Slider Number",
+        "text_validation_type_or_show_slider_number",
+    ),
+}
+_REQUIRED = ("name", "form", "type", "label", "choices")
+_SYSTEM = (
+    "redcap_event_name",
+    "redcap_repeat_instrument",
+    "redcap_repeat_instance",
+    "redcap_data_access_group",
+    "redcap_survey_identifier",
+    "redcap_arm",
+)
+_CHOICE_TYPES = ("radio", "dropdown", "yesno", "truefalse")
+_NUMBER_VALIDATIONS = ("integer", "number", "number_1dp", "number_2dp", "number_3dp", "number_4dp",
+                       "number_comma_decimal", "number_1dp_comma_decimal",
+                       "number_2dp_comma_decimal")  # fmt: skip
+_COMPLETE = {0: "Incomplete", 1: "Unverified", 2: "Complete"}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One row of a REDCap data dictionary."""
+
+    name: str
+    form: str
+    type: str
+    label: str
+    choices: tuple[tuple[str, str], ...]
+    validation: str
+
+    @property
+    def is_numeric(self) -> bool:
+        if self.type in ("calc", "slider"):
+            return True
+        if self.type in _CHOICE_TYPES:
+            return all(_is_int(code) for code, _ in self.choices)
+        return self.type == "text" and self.validation in _NUMBER_VALIDATIONS
+
+
+def _is_int(text: str) -> bool:
+    return re.fullmatch(r"-?\d+", text.strip()) is not None
+
+
+def _code(text: str) -> int | str:
+    return int(text) if _is_int(text) else text.strip()
+
+
+def checkbox_column(field: str, code: str) -> str:
+    """The export column of one checkbox choice: REDCap lower-cases the code and turns every character
+    other than a letter or digit into ``_`` (``-99`` -> ``field____99``)."""
+    return f"{field}___{re.sub(r'[^a-z0-9]', '_', code.strip().lower())}"
+
+
+def parse_choices(
+    text: str, field: str = "", problems: list[Problem] | None = None
+) -> tuple[tuple[str, str], ...]:
+    """``"1, Yes | 0, No"`` -> ``(("1", "Yes"), ("0", "No"))``."""
+    out: list[tuple[str, str]] = []
+    for part in text.split("|"):
+        if not part.strip():
+            continue
+        code, sep, label = part.partition(",")
+        if not sep and problems is not None:
+            problems.append(Problem(f"choice {part.strip()!r} has no 'code, label' form", column=field))
+            continue
+        out.append((code.strip(), label.strip()))
+    return tuple(out)
+
+
+def _strip_html(text: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", text)).strip()
+
+
+def _read_dictionary(path: Path) -> list[Field]:
+    parsed = read_delimited(path, ",")
+    header = [h.strip() for h in parsed.rows[0]]
+    where: dict[str, int] = {}
+    for key, names in _DICT_HEADERS.items():
+        for name in names:
+            if name in header:
+                where[key] = header.index(name)
+    absent = [_DICT_HEADERS[k][0] for k in _REQUIRED if k not in where]
+    if absent:
+        raise DataError(
+            f"{path} is not a REDCap data dictionary: it lacks the columns {absent}; download it from the "
+            "project's Data Dictionary page (or the API's metadata export) as CSV"
+        )
+    problems: list[Problem] = []
+    fields: list[Field] = []
+    for row, line in zip(parsed.rows[1:], parsed.lines[1:], strict=True):
+        cells = row + [""] * len(header)
+
+        def cell(key: str, cells: list[str] = cells) -> str:
+            return cells[where[key]].strip() if key in where else ""
+
+        ftype = cell("type")
+        choices: tuple[tuple[str, str], ...] = ()
+        if ftype in ("radio", "dropdown", "checkbox"):
+            choices = parse_choices(cell("choices"), cell("name"), problems)
+            if not choices:
+                problems.append(Problem(f"{ftype} field has no choices", row=line, column=cell("name")))
+        elif ftype == "yesno":
+            choices = (("1", "Yes"), ("0", "No"))
+        elif ftype == "truefalse":
+            choices = (("1", "True"), ("0", "False"))
+        fields.append(
+            Field(cell("name"), cell("form"), ftype, _strip_html(cell("label")), choices, cell("validation"))
+        )
+    if not fields:
+        raise DataError(f"{path} is a data dictionary without fields")
+    raise_problems(problems, str(path))
+    return fields
+
+
+def _parse_missing_codes(codes: str | Mapping[str, str] | Iterable[str] | None) -> dict[str, str]:
+    if codes is None:
+        return {}
+    if isinstance(codes, str):
+        return {code: label for code, label in parse_choices(codes)}
+    if isinstance(codes, Mapping):
+        return {str(k): str(v) for k, v in codes.items()}
+    return {str(c): str(c) for c in codes}
+
+
+def _codebook(fields: list[Field], forms: list[str], missing: Mapping[str, str]) -> Codebook:
+    labels: dict[str, str] = {}
+    values: dict[str, dict[Any, str]] = {}
+    for f in fields:
+        if f.type == "descriptive":
+            continue
+        if f.type == "checkbox":
+            for code, text in f.choices:
+                col = checkbox_column(f.name, code)
+                labels[col] = f"{f.label}: {text}"
+                values[col] = {0: "Unchecked", 1: "Checked"}
+            continue
+        labels[f.name] = f.label
+        if f.choices:
+            values[f.name] = {_code(c): t for c, t in f.choices}
+    for form in forms:
+        labels[f"{form}_complete"] = f"Complete? ({form})"
+        values[f"{form}_complete"] = dict(_COMPLETE)
+    return Codebook(labels, values)
+
+
+def read_redcap(
+    data_csv: str | Path,
+    dictionary_csv: str | Path,
+    *,
+    mapping: MappingLike | None = None,
+    instruments: InstrumentsLike = None,
+    missing_codes: str | Mapping[str, str] | Iterable[str] | None = None,
+    session_instrument: str | None = None,
+) -> ImportResult:
+    """Read a REDCap records export (CSV, raw values) with its data dictionary.
+
+    Parameters
+    ----------
+    data_csv
+        The records export: "CSV / Microsoft Excel (raw data)", variable names as headers. Classic and
+        longitudinal projects (``redcap_event_name``) and repeating instruments or events
+        (``redcap_repeat_instrument``, ``redcap_repeat_instance``) are understood.
+    dictionary_csv
+        The project's data dictionary (Designer download or API metadata export), used to check every
+        column and value and to label them.
+    mapping
+        Maps REDCap variables to lacrima columns (see :func:`load_mapping`). The record id (the first
+        field of the dictionary) becomes ``participant_id`` and ``redcap_event_name`` becomes ``wave``
+        unless the mapping says otherwise.
+    instruments
+        Instrument ids or objects whose items the answers are checked against.
+    missing_codes
+        The project's missing-data codes, as written in its settings (``"UNK, Unknown | NASK, Not
+        asked"``), a ``{code: label}`` dict or a list of codes. Those values become NaN.
+    session_instrument
+        The repeating instrument that holds session check-ins: its rows become ``.sessions`` (record id
+        as ``client_id``, repeat instance as ``session``).
+
+    Returns
+    -------
+    ImportResult
+        ``.data`` has one row per record (per event in longitudinal projects) with the non-repeating
+        forms; each other repeating instrument is a long table in ``.tables`` keyed by instrument name.
+        ``.codebook`` holds field labels, choice labels, checkbox labels and the ``<form>_complete``
+        codes (0 Incomplete, 1 Unverified, 2 Complete).
+    """
+    data_path, dict_path = Path(data_csv), Path(dictionary_csv)
+    for p in (data_path, dict_path):
+        if not p.exists():
+            raise DataError(f"{p} does not exist")
+    fields = _read_dictionary(dict_path)
+    record_id = fields[0].name
+    forms = list(dict.fromkeys(f.form for f in fields))
+    codes = _parse_missing_codes(missing_codes)
+    by_column: dict[str, Field] = {}
+    form_of: dict[str, str] = {}
+    for f in fields:
+        if f.type == "descriptive":
+            continue
+        if f.type == "checkbox":
+            for code in [c for c, _ in f.choices] + list(codes):
+                by_column[checkbox_column(f.name, code)] = f
+                form_of[checkbox_column(f.name, code)] = f.form
+        else:
+            by_column[f.name] = f
+            form_of[f.name] = f.form
+    for form in forms:
+        form_of[f"{form}_complete"] = form
+        form_of[f"{form}_timestamp"] = form
+
+    parsed = read_delimited(data_path, ",")
+    header = [h.strip() for h in parsed.rows[0]]
+    if record_id not in header:
+        raise DataError(
+            f"{data_path} has no column {record_id!r}, the record id (first field of {dict_path}); "
+            "export the "
+            "records as 'CSV (raw data)' with variable names as headers, from the same project"
+        )
+    if len(parsed.rows) == 1:
+        raise DataError(f"{data_path} has a header but no records")
+    problems = [
+        Problem(
+            "this column is not in the data dictionary; export the data and the dictionary from the same "
+            "project version, with variable names (not labels) as headers",
+            column=col,
+        )
+        for col in header
+        if col not in form_of and col not in _SYSTEM and col not in by_column
+    ]
+    raw = frame_from_rows(header, parsed.rows[1:], parsed.lines[1:], str(data_path), problems)
+    raise_problems(problems, str(data_path))
+
+    ctx = make_context(str(data_path), mapping, instruments)
+    for source in ctx.mapping.columns:
+        if source not in header:
+            problems.append(
+                Problem(f"the mapping names column {source!r}, which the export does not have", column=source)
+            )
+    # Missing-data codes and REDCap's own checks of each value against the dictionary.
+    code_keys = {value_key(c): c for c in codes}
+    hits: dict[str, int] = {}
+    for col in header:
+        found = by_column.get(col)
+        if found is None:
+            continue
+        f = found
+        values = raw[col]
+        is_code = values.map(lambda v: not is_blank(v) and value_key(v) in code_keys).astype(bool)
+        for v in values[is_code]:
+            hits[code_keys[value_key(v)]] = hits.get(code_keys[value_key(v)], 0) + 1
+        values = values.mask(is_code, "")
+        raw[col] = values
+        allowed: set[Any] | None = None
+        if f.type == "checkbox":
+            allowed = {0.0, 1.0}
+        elif f.type in _CHOICE_TYPES:
+            allowed = {value_key(c) for c, _ in f.choices}
+        bad_rows: list[Any] = []
+        for row, v in values.items():
+            if is_blank(v):
+                continue
+            key = value_key(v)
+            if (allowed is not None and key not in allowed) or (
+                allowed is None and f.is_numeric and not isinstance(key, float)
+            ):
+                bad_rows.append(row)
+            if allowed is not None and key not in allowed:
+                shown = "0 or 1" if f.type == "checkbox" else ", ".join(c for c, _ in f.choices)
+                problems.append(
+                    Problem(
+                        f"{f.type} field has value {fmt_value(v)}; its codes are {shown}",
+                        row=row_label(row),
+                        column=col,
+                    )
+                )
+            elif allowed is None and f.is_numeric and not isinstance(key, float):
+                problems.append(
+                    Problem(
+                        f"{f.type} field has value {fmt_value(v)}, which is not a number (if it is one of "
+                        "the project's missing-data codes, pass it in missing_codes)",
+                        row=row_label(row),
+                        column=col,
+                    )
+                )
+        # Reported once here; blank so that the checks against the instruments do not report it again.
+        raw.loc[bad_rows, col] = ""
+    for form in forms:
+        col = f"{form}_complete"
+        if col in raw.columns:
+            for row, v in raw[col].items():
+                if not is_blank(v) and value_key(v) not in (0.0, 1.0, 2.0):
+                    problems.append(
+                        Problem(
+                            f"form status has value {fmt_value(v)}; it is 0, 1 or 2",
+                            row=row_label(row),
+                            column=col,
+                        )
+                    )
+    if hits:
+        ctx.notes.append(
+            "missing-data codes set to NaN: " + ", ".join(f"{n} x {c} ({codes[c]})" for c, n in hits.items())
+        )
+    text_columns = frozenset(
+        col for col, f in by_column.items() if f.type in ("text", "notes", "file", "sql") and not f.is_numeric
+    ) | {record_id, "redcap_event_name", "redcap_repeat_instrument", "redcap_data_access_group"}
+    ctx.text_columns = text_columns
+    codebook = _codebook(fields, forms, codes)
+
+    repeat = (
+        raw["redcap_repeat_instrument"]
+        if "redcap_repeat_instrument" in raw
+        else pd.Series("", index=raw.index)
+    )
+    repeat = repeat.map(lambda v: "" if is_blank(v) else str(v).strip())
+    repeating_forms = [f for f in dict.fromkeys(repeat[repeat != ""]) if f]
+    unknown_forms = [f for f in repeating_forms if f not in forms]
+    if unknown_forms:
+        raise DataError(f"{data_path}: repeating instruments {unknown_forms} are not forms of {dict_path}")
+    longitudinal = "redcap_event_name" in raw.columns
+    keys = [record_id] + (["redcap_event_name"] if longitudinal else [])
+
+    main_rows = raw[repeat == ""]
+    main_cols = [
+        c for c in raw.columns if form_of.get(c) not in repeating_forms and c != "redcap_repeat_instrument"
+    ]
+    main = main_rows[main_cols]
+    if "redcap_repeat_instance" in main.columns and bool(main["redcap_repeat_instance"].map(is_blank).all()):
+        main = main.drop(columns="redcap_repeat_instance")
+    user_targets = set(ctx.mapping.columns.values())
+    defaults = {record_id: "participant_id"}
+    if longitudinal:
+        defaults["redcap_event_name"] = "wave"
+    main_ctx = copy.copy(ctx)
+    main_ctx.mapping = replace(
+        ctx.mapping,
+        columns={
+            **{k: v for k, v in defaults.items() if k not in ctx.mapping.columns and v not in user_targets},
+            **ctx.mapping.columns,
+        },
+    )
+    main_ctx.extra_keys = ("redcap_repeat_instance",)
+    main_ctx.notes = ctx.notes
+    main_ctx.mapping = _restrict(main_ctx.mapping, main.columns)
+    data, book = prepare_table(main, main_ctx, codebook, problems)
+
+    tables: dict[str, pd.DataFrame] = {}
+    sessions: pd.DataFrame | None = None
+    if session_instrument is not None and session_instrument not in repeating_forms:
+        raise DataError(
+            f"{data_path}: {session_instrument!r} has no repeating rows; the repeating instruments are "
+            f"{repeating_forms or 'none'}"
+        )
+    for form in repeating_forms:
+        cols = [*keys, "redcap_repeat_instance", *[c for c in raw.columns if form_of.get(c) == form]]
+        part = raw.loc[repeat == form, cols]
+        form_ctx = copy.copy(ctx)
+        form_ctx.notes = ctx.notes
+        if form == session_instrument:
+            base = {record_id: "client_id", "redcap_repeat_instance": "session"}
+            if longitudinal:
+                form_ctx.extra_keys = ("redcap_event_name",)
+        else:
+            base = {record_id: "participant_id", "redcap_repeat_instance": "instance"}
+            form_ctx.extra_keys = ("instance", "wave")
+            if longitudinal:
+                base["redcap_event_name"] = "wave"
+        form_ctx.mapping = _restrict(
+            replace(ctx.mapping, columns={**ctx.mapping.columns, **base}), part.columns
+        )
+        table, _ = prepare_table(part, form_ctx, codebook, problems)
+        table = table.reset_index(drop=True)
+        if form == session_instrument:
+            sessions = table
+        else:
+            tables[form] = table
+    raise_problems(problems, str(data_path))
+    if repeating_forms:
+        ctx.notes.append(f"repeating instruments read as long tables: {repeating_forms}")
+    return ImportResult(
+        data=data.reset_index(drop=True),
+        codebook=book,
+        notes=tuple(ctx.notes),
+        tables=tables,
+        sessions=sessions,
+        source=str(data_path),
+    )
+
+
+def _restrict(mapping: Any, columns: Iterable[str]) -> Any:
+    """The mapping with only the entries whose source column is in ``columns`` (the other tables use the
+    rest), and without the drop list's foreign columns."""
+    present = set(columns)
+    return replace(
+        mapping,
+        columns={s: t for s, t in mapping.columns.items() if s in present},
+        drop=tuple(c for c in mapping.drop if c in present),
+    )
