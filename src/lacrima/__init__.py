@@ -40,11 +40,13 @@ _LAZY: dict[str, str] = {
     "moderation": "lacrima.analysis",
     "prevalence": "lacrima.analysis",
     "welch_anova": "lacrima.analysis",
+    "cfa": "lacrima.crosscultural.cfa",
     "pool_summaries": "lacrima.crosscultural.federated",
     "read_site_summary": "lacrima.crosscultural.federated",
     "site_summary": "lacrima.crosscultural.federated",
     "validate_site_summary": "lacrima.crosscultural.federated",
     "write_site_summary": "lacrima.crosscultural.federated",
+    "invariance": "lacrima.crosscultural.invariance",
     "meta": "lacrima.crosscultural.meta",
     "smd_from_groups": "lacrima.crosscultural.meta",
     "Instrument": "lacrima.instruments",
@@ -82,11 +84,13 @@ __all__ = [
     "adjust_p",
     "attachment_style",
     "bootstrap_ci",
+    "cfa",
     "compare_groups",
     "correlate",
     "correlation_matrix",
     "crosstab_test",
     "descriptives",
+    "invariance",
     "kruskal",
     "list_instruments",
     "load_instrument",
@@ -132,11 +136,13 @@ if TYPE_CHECKING:
     from lacrima.analysis import moderation as moderation
     from lacrima.analysis import prevalence as prevalence
     from lacrima.analysis import welch_anova as welch_anova
+    from lacrima.crosscultural.cfa import cfa as cfa
     from lacrima.crosscultural.federated import pool_summaries as pool_summaries
     from lacrima.crosscultural.federated import read_site_summary as read_site_summary
     from lacrima.crosscultural.federated import site_summary as site_summary
     from lacrima.crosscultural.federated import validate_site_summary as validate_site_summary
     from lacrima.crosscultural.federated import write_site_summary as write_site_summary
+    from lacrima.crosscultural.invariance import invariance as invariance
     from lacrima.crosscultural.meta import meta as meta
     from lacrima.crosscultural.meta import smd_from_groups as smd_from_groups
     from lacrima.instruments import Instrument as Instrument

@@ -1,6 +1,7 @@
-"""Cross-cultural and multi-site work: random-effects meta-analysis across sites and exact federated
-pooling of site summaries (aggregates only, no rows)."""
+"""Cross-cultural and multi-site work: multi-group CFA and measurement invariance, random-effects
+meta-analysis across sites and exact federated pooling of site summaries (aggregates only, no rows)."""
 
+from lacrima.crosscultural.cfa import CFAResult, cfa
 from lacrima.crosscultural.federated import (
     PooledCorrelation,
     PooledRegression,
@@ -11,14 +12,20 @@ from lacrima.crosscultural.federated import (
     validate_site_summary,
     write_site_summary,
 )
+from lacrima.crosscultural.invariance import InvarianceResult, PartialInvarianceResult, invariance
 from lacrima.crosscultural.meta import MetaRegressionResult, MetaResult, meta, smd_from_groups
 
 __all__ = [
+    "CFAResult",
+    "InvarianceResult",
     "MetaRegressionResult",
     "MetaResult",
+    "PartialInvarianceResult",
     "PooledCorrelation",
     "PooledRegression",
     "PooledSummary",
+    "cfa",
+    "invariance",
     "meta",
     "pool_summaries",
     "read_site_summary",
