@@ -5,35 +5,15 @@ right-to-left rendering."""
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
+from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, needs_chromium
 from lacrima.web.participate.catalog import STRINGS
 from lacrima.web.participate.models import Response
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists(),
-        reason="SKIPPED browser tests: Debian's chromium is not installed (apt-get install chromium)",
-    ),
-]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), needs_chromium]
 
 
 @pytest.fixture

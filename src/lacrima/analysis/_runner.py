@@ -11,6 +11,7 @@ import math
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -222,7 +223,7 @@ def _run_one(
 
 def run_plan(
     data: pd.DataFrame,
-    plan: AnalysisPlan | str | Mapping[str, Any] | None = None,
+    plan: AnalysisPlan | str | Path | Mapping[str, Any] | None = None,
     *,
     seed: int = 2024,
     n_boot: int | None = None,

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from lacrima.errors import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 app = typer.Typer(
     name="lacrima",
@@ -78,6 +81,183 @@ def instruments_show(
             it.column, "yes" if it.reverse else "", ", ".join(subs), it.text_in(language) or "(not shipped)"
         )
     console.print(table)
+
+
+def _read_any(path: Path, mapping: Path | None) -> pd.DataFrame:
+    from lacrima.io import read_table
+
+    if path.suffix in (".sqlite3", ".sqlite", ".db"):
+        from lacrima.io import read_sqlite
+
+        return read_sqlite(path, "respondents")
+    result = read_table(path, mapping=mapping)
+    for note in result.notes:
+        err_console.print(f"[yellow]note:[/] {note}", highlight=False)
+    return result.data
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Directory for the database and the report.")] = Path(
+        "lacrima-demo"
+    ),
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic study.")] = 2024,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples per hypothesis.")] = 2000,
+) -> None:
+    """Simulate a three-site study (Italy, Israel, U.S.), store it in SQLite, score it, analyse it and write
+    the HTML report."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    import lacrima as lc
+    from lacrima.io import write_sqlite
+
+    out.mkdir(parents=True, exist_ok=True)
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
+    ) as bar:
+        task = bar.add_task("Simulating a three-site study", total=5)
+        study = lc.simulate_study(seed=seed)
+        sessions = lc.simulate_sessions(n_clients=300, n_therapists=30, sessions=(8, 20), seed=seed)
+        bar.update(task, advance=1, description="Storing it in SQLite")
+        db = write_sqlite(
+            {"respondents": study.data, "sessions": sessions.data, "session_clients": sessions.clients},
+            out / "lacrima.sqlite3",
+        )
+        bar.update(task, advance=1, description="Scoring and running the replication battery")
+        data = lc.read_sqlite(db, "respondents")
+        report = lc.analyze(
+            data, seed=seed, n_boot=n_boot, title="lacrima demo: a synthetic three-site study"
+        )
+        bar.update(task, advance=1, description="Writing the report")
+        html_path = report.to_html(out / "report.html")
+        report.to_docx(out / "tables.docx")
+        report.to_json(out / "results.json")
+        bar.update(task, advance=2, description="Done")
+    _summary(report)
+    console.print(f"Database: {db}")
+    console.print(f"Report:   {html_path}  (open it in a browser; it works offline)")
+    console.print(f"Tables:   {out / 'tables.docx'}   Results: {out / 'results.json'}")
+
+
+def _summary(report: object) -> None:
+    from lacrima.report import Report
+
+    if not isinstance(report, Report):
+        return
+    table = Table(title="Replication scorecard")
+    for col in ("hypothesis", "effect", "p (adj.)", "n", "verdict"):
+        table.add_column(col)
+    from lacrima.report._format import fmt_ci, fmt_num, fmt_p
+
+    for r in report.plan_results.results:
+        effect = "not run" if r.error else f"{r.effect} = {fmt_num(r.estimate)} {fmt_ci(*r.ci)}"
+        table.add_row(r.hypothesis.id, effect, fmt_p(r.p_adjusted), str(r.n), r.verdict)
+    console.print(table)
+
+
+@app.command()
+def analyze(
+    data: Annotated[Path, typer.Argument(help="Survey file: CSV, TSV, Excel, SPSS .sav, Parquet or SQLite.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="HTML report to write.")] = Path("report.html"),
+    plan: Annotated[
+        Path | None, typer.Option(help="Analysis plan (YAML); default: the published battery.")
+    ] = None,
+    instrument_map: Annotated[
+        Path | None, typer.Option("--instrument-map", help="YAML mapping of your columns to item columns.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed for bootstrap resampling.")] = 2024,
+    n_boot: Annotated[int | None, typer.Option(help="Bootstrap resamples (default: the plan's).")] = None,
+    bootstrap: Annotated[bool, typer.Option(help="Compute bootstrap intervals.")] = True,
+    docx: Annotated[Path | None, typer.Option(help="Also write DOCX tables here.")] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write all results as JSON here.")
+    ] = None,
+) -> None:
+    """Score a survey file, run the analysis plan and write the HTML report."""
+    import lacrima as lc
+
+    try:
+        frame = _read_any(data, instrument_map)
+        report = lc.analyze(frame, plan, seed=seed, n_boot=n_boot, bootstrap=bootstrap)
+    except DataError as exc:
+        _fail(exc)
+        return
+    path = report.to_html(out)
+    if docx is not None:
+        report.to_docx(docx)
+    if json_out is not None:
+        report.to_json(json_out)
+    _summary(report)
+    console.print(f"Report: {path}")
+
+
+@app.command("import")
+def import_(
+    source: Annotated[
+        Path, typer.Argument(help="CSV, TSV, Excel, SPSS .sav, Parquet, REDCap or Qualtrics file.")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write (.csv, .sav or .parquet).")],
+    fmt: Annotated[str, typer.Option("--format", help="auto, redcap or qualtrics.")] = "auto",
+    dictionary: Annotated[Path | None, typer.Option(help="REDCap data dictionary (CSV).")] = None,
+    mapping: Annotated[Path | None, typer.Option(help="YAML mapping of source columns to items.")] = None,
+    instrument: Annotated[
+        list[str] | None, typer.Option(help="Instrument ids to check answers against.")
+    ] = None,
+) -> None:
+    """Import a file into lacrima's respondent table, checking every answer, and write it with a codebook."""
+    from lacrima.io import read_qualtrics, read_redcap, read_table, write_table
+
+    try:
+        if fmt == "redcap":
+            if dictionary is None:
+                raise DataError("a REDCap import needs --dictionary (the project's data dictionary CSV)")
+            result = read_redcap(source, dictionary, mapping=mapping, instruments=instrument)
+        elif fmt == "qualtrics":
+            result = read_qualtrics(source, mapping=mapping, instruments=instrument)
+        elif fmt == "auto":
+            result = read_table(source, mapping=mapping, instruments=instrument)
+        else:
+            raise DataError(f"--format must be auto, redcap or qualtrics, not {fmt!r}")
+        written = write_table(result.data, out, codebook=result.codebook)
+    except DataError as exc:
+        _fail(exc)
+        return
+    for note in result.notes:
+        console.print(f"note: {note}", highlight=False)
+    console.print(
+        f"{len(result.data):,} rows, {len(result.data.columns)} columns -> {', '.join(map(str, written))}"
+    )
+
+
+@app.command()
+def score(
+    data: Annotated[Path, typer.Argument(help="Respondent or session table.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the scores (.csv/.sav/.parquet).")],
+    instrument: Annotated[list[str] | None, typer.Option(help="Instrument ids (default: all found).")] = None,
+    keep_items: Annotated[bool, typer.Option(help="Keep the item columns beside the scores.")] = False,
+) -> None:
+    """Score every instrument whose items are in the table (reverse keys, prorating, bands)."""
+    import lacrima as lc
+    from lacrima.io import write_table
+
+    try:
+        frame = _read_any(data, None)
+        result = lc.score_all(frame, instrument)
+        scores = result.scores
+        keep = [
+            c
+            for c in frame.columns
+            if not keep_items and c in ("participant_id", "client_id", "site", "session")
+        ]
+        table = frame.join(scores) if keep_items else frame[keep].join(scores)
+        write_table(table, out)
+    except DataError as exc:
+        _fail(exc)
+        return
+    console.print(f"scored: {', '.join(result.scored) or 'nothing'}")
+    for iid, why in result.skipped.items():
+        console.print(f"skipped {iid}: {why}", highlight=False)
+    console.print(f"-> {out}")
 
 
 def main() -> None:

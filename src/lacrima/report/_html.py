@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,8 +35,10 @@ table.apa caption .num { font-weight: bold; display: block; }
 table.apa caption .title { font-style: italic; }
 table.apa thead th { border-top: 2px solid var(--ink); border-bottom: 1px solid var(--ink);
   padding: .3rem .6rem; text-align: center; font-weight: normal; }
-table.apa tbody td { padding: .22rem .6rem; text-align: right; white-space: nowrap; }
-table.apa tbody td:first-child, table.apa thead th:first-child { text-align: left; }
+.table-wrap { overflow-x: auto; }
+table.apa tbody td { padding: .22rem .6rem; text-align: right; white-space: nowrap; vertical-align: top; }
+table.apa tbody td.text { text-align: left; white-space: normal; min-width: 8rem; }
+table.apa thead th.text { text-align: left; }
 table.apa tbody tr:last-child td { border-bottom: 2px solid var(--ink); }
 p.note { font-size: .85rem; color: var(--muted); margin-top: -1rem; }
 figure { margin: 1rem 0 1.8rem; }
@@ -69,20 +72,39 @@ def table_html(
 ) -> str:
     """An APA-style table from an already formatted (string) DataFrame."""
     cols = ([str(frame.index.name or "")] if index else []) + [str(c) for c in frame.columns]
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
+    body = [([str(idx)] if index else []) + ["" if v is None else str(v) for v in row.tolist()]
+            for idx, row in frame.iterrows()]  # fmt: skip
+    text_cols = {j for j in range(len(cols)) if any(_is_text(r[j]) for r in body)}
+    if index:
+        text_cols.add(0)
+
+    def cls(j: int) -> str:
+        return ' class="text"' if j in text_cols else ""
+
+    head = "".join(f"<th{cls(j)}>{html.escape(c)}</th>" for j, c in enumerate(cols))
     rows = []
-    for idx, row in frame.iterrows():
-        cells = ([str(idx)] if index else []) + ["" if v is None else str(v) for v in row.tolist()]
-        rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+    for cells in body:
+        tds = "".join(f"<td{cls(j)}>{html.escape(c)}</td>" for j, c in enumerate(cells))
+        rows.append(f"<tr>{tds}</tr>")
     ident = f' id="{html.escape(table_id)}"' if table_id else ""
     out = (
         f'<table class="apa"{ident}><caption><span class="num">Table {number}</span>'
         f'<span class="title">{html.escape(title)}</span></caption>'
         f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
+    out = f'<div class="table-wrap">{out}'
+    out += "</div>"
     if note:
         out += f'<p class="note"><em>Note.</em> {html.escape(note)}</p>'
     return out
+
+
+_NUMERIC = re.compile(r"^[\s\d.,\[\]()<>=\u2212\u2014\u2013%\-+\u221e]*$")
+
+
+def _is_text(cell: str) -> bool:
+    """Whether a cell holds words (left-aligned) rather than numbers (right-aligned)."""
+    return bool(cell) and not _NUMERIC.match(cell) and len(cell) > 12
 
 
 @dataclass
