@@ -13,6 +13,7 @@ EXPECTED = {
     "SmallSampleWarning",
     "__version__",
     "adjust_p",
+    "analyze",
     "attachment_style",
     "bootstrap_ci",
     "cfa",

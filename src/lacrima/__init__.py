@@ -60,6 +60,7 @@ _LAZY: dict[str, str] = {
     "read_table": "lacrima.io",
     "write_sqlite": "lacrima.io",
     "write_table": "lacrima.io",
+    "analyze": "lacrima.report",
     "attachment_style": "lacrima.scoring",
     "reliability": "lacrima.scoring",
     "reliable_change": "lacrima.scoring",
@@ -82,6 +83,7 @@ __all__ = [
     "SmallSampleWarning",
     "__version__",
     "adjust_p",
+    "analyze",
     "attachment_style",
     "bootstrap_ci",
     "cfa",
@@ -156,6 +158,7 @@ if TYPE_CHECKING:
     from lacrima.io import read_table as read_table
     from lacrima.io import write_sqlite as write_sqlite
     from lacrima.io import write_table as write_table
+    from lacrima.report import analyze as analyze
     from lacrima.scoring import attachment_style as attachment_style
     from lacrima.scoring import reliability as reliability
     from lacrima.scoring import reliable_change as reliable_change
