@@ -175,3 +175,27 @@ def test_it_creates_a_study_and_makes_its_creator_admin(world) -> None:
     }
     r = c.post("/studies/new/", data)
     assert "licensed instrument" in r.content.decode()
+
+
+def test_it_runs_the_battery_on_the_studys_surveys(world) -> None:
+    import lacrima as lc
+    from lacrima.web.participate.models import Response
+
+    sim = lc.simulate_study(seed=4).data.head(40)
+    items = [c for c in sim.columns if c.startswith(("cry_", "chg_")) or c == "cried_in_therapy"]
+    for _, row in sim.iterrows():
+        inv, _ = world.invite(site=world.site_il)
+        answers = {c: (None if pd.isna(row[c]) else int(row[c])) for c in items}
+        Response.objects.create(
+            study=world.study, site=world.site_il, invitation=inv, kind="survey", language="he",
+            answers=answers, completed_at="2026-11-01T10:00:00Z",
+        )  # fmt: skip
+    r = world.login(world.admin).get("/studies/cry-2026/report/")
+    assert r.status_code == 200, r.content.decode()[:3000]
+    html = r.content.decode()
+    assert "Replication scorecard" in html
+    # The default plan needs WAI-SR and ECR-R scores, which this study did not collect: named, not crashed.
+    assert "H4 was not run: needs columns the data lacks" not in html  # H4 needs only change + crying
+    assert "H2a was not run: needs columns the data lacks: wai_total" in html
+    assert world.login(world.therapist).get("/studies/cry-2026/report/").status_code == 404
+    assert world.login(world.outsider).get("/studies/cry-2026/report/").status_code == 404

@@ -228,18 +228,27 @@ def run_plan(
     seed: int = 2024,
     n_boot: int | None = None,
     bootstrap: bool = True,
+    missing: str = "error",
 ) -> PlanResults:
     """Run every hypothesis of ``plan`` on scored ``data`` (columns ``<prefix>_<subscale>`` etc.).
 
     Columns the plan names but the data lacks raise one DataError before anything runs. Problems specific to
     one hypothesis (too few cases, a constant variable) are recorded on that hypothesis as ``error`` and its
-    verdict is ``"not run"``.
+    verdict is ``"not run"``. With ``missing="skip"``, hypotheses that need columns the data lacks are not run
+    (and say which columns) instead of stopping the whole plan.
     """
     p = load_plan(plan)
-    p.check(data)
+    if missing not in ("error", "skip"):
+        raise DataError(f"missing must be 'error' or 'skip', not {missing!r}")
+    if missing == "error":
+        p.check(data)
     n_boot = p.n_boot if n_boot is None else n_boot
     raws: list[tuple[Hypothesis, _Raw | None, str | None, tuple[str, ...], int]] = []
     for i, h in enumerate(p.hypotheses):
+        absent = [c for c in h.variables() if c not in data.columns]
+        if absent:
+            raws.append((h, None, f"needs columns the data lacks: {', '.join(absent)}", (), 0))
+            continue
         subset = h.select(data)
         outside = len(data) - len(subset)
         with warnings.catch_warnings(record=True) as caught:

@@ -215,11 +215,14 @@ def analyze(
     bootstrap: bool = True,
     site: str | None = "site",
     title: str = "Crying in psychotherapy: replication report",
+    missing: str = "error",
 ) -> Report:
     """Score, describe and run the analysis plan (default: the published battery) on a respondent table.
 
     ``data`` is a DataFrame or a file any lacrima importer reads. Item columns are scored with the shipped
-    instruments; existing score columns (``<prefix>_<subscale>``) are used as they are.
+    instruments; existing score columns (``<prefix>_<subscale>``) are used as they are. A plan naming columns
+    the data lacks is an error (``missing="error"``) or, with ``missing="skip"``, those hypotheses are shown
+    as not run with the columns they need.
 
     Examples
     --------
@@ -237,7 +240,7 @@ def analyze(
         raise DataError("the data has no rows to analyse")
     scored_data, scored, notes = prepare(data)
     site_col = site if site and site in scored_data and scored_data[site].nunique() > 1 else None
-    results = run_plan(scored_data, plan, seed=seed, n_boot=n_boot, bootstrap=bootstrap)
+    results = run_plan(scored_data, plan, seed=seed, n_boot=n_boot, bootstrap=bootstrap, missing=missing)
     rel, rel_notes = _reliabilities(scored_data, scored, site_col)
     return Report(
         title=title,

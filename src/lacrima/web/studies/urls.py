@@ -14,4 +14,5 @@ urlpatterns = [
     path("<slug:slug>/clients/<str:code>/", views.client_detail, name="client"),
     path("<slug:slug>/invitations/new/", views.invitations_new, name="invitations_new"),
     path("<slug:slug>/export/<str:table>.<str:fmt>", views.export, name="export"),
+    path("<slug:slug>/report/", views.report, name="report"),
 ]

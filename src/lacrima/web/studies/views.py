@@ -300,3 +300,34 @@ def export(request: HttpRequest, slug: str, table: str, fmt: str) -> HttpRespons
     resp = HttpResponse(buf.getvalue(), content_type=content_type)
     resp["Content-Disposition"] = f'attachment; filename="{study.slug}-{table}.{fmt}"'
     return resp
+
+
+@login_required
+def report(request: HttpRequest, slug: str) -> HttpResponse:
+    """Run the replication battery on the study's completed surveys and show the report (pseudonymised)."""
+    study = access.get_study_for_staff(request, slug)
+    site_ids = _researcher_site_ids(request, study)
+    if site_ids is not None and not site_ids:
+        raise Http404("not found")
+    from lacrima.errors import DataError
+    from lacrima.report import analyze
+    from lacrima.report._render import build_html
+    from lacrima.web.studies.tables import study_tables
+
+    respondents, _ = study_tables(study)
+    if site_ids is not None:
+        codes = set(study.sites.filter(pk__in=site_ids).values_list("code", flat=True))
+        respondents = respondents[respondents["site"].isin(codes)]
+    record(request, "read", study, study_id=study.pk, view="report", rows=len(respondents))
+    try:
+        if len(respondents) < 5:
+            raise DataError(
+                f"the study has {len(respondents)} completed surveys; the battery needs at least 5"
+            )
+        result = analyze(
+            respondents, seed=2024, n_boot=1000, title=f"{study.title}: replication report", missing="skip"
+        )
+    except DataError as exc:
+        ctx = {"study": study, "message": str(exc)}
+        return render(request, "studies/report_unavailable.html", ctx, status=422)
+    return HttpResponse(build_html(result).render(), content_type="text/html; charset=utf-8")
