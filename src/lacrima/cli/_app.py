@@ -203,6 +203,9 @@ def import_(
     instrument: Annotated[
         list[str] | None, typer.Option(help="Instrument ids to check answers against.")
     ] = None,
+    missing_code: Annotated[
+        list[str] | None, typer.Option(help="Codes meaning 'no answer' (e.g. -99, UNK); repeat for several.")
+    ] = None,
 ) -> None:
     """Import a file into lacrima's respondent table, checking every answer, and write it with a codebook."""
     from lacrima.io import read_qualtrics, read_redcap, read_table, write_table
@@ -211,11 +214,19 @@ def import_(
         if fmt == "redcap":
             if dictionary is None:
                 raise DataError("a REDCap import needs --dictionary (the project's data dictionary CSV)")
-            result = read_redcap(source, dictionary, mapping=mapping, instruments=instrument)
+            result = read_redcap(
+                source,
+                dictionary,
+                mapping=mapping,
+                instruments=instrument,
+                missing_codes=missing_code or None,
+            )
         elif fmt == "qualtrics":
-            result = read_qualtrics(source, mapping=mapping, instruments=instrument)
+            codes = [_number_or_text(c) for c in missing_code] if missing_code else [-99]
+            result = read_qualtrics(source, mapping=mapping, instruments=instrument, missing=codes)
         elif fmt == "auto":
-            result = read_table(source, mapping=mapping, instruments=instrument)
+            codes = [_number_or_text(c) for c in missing_code or []]
+            result = read_table(source, mapping=mapping, instruments=instrument, missing=codes)
         else:
             raise DataError(f"--format must be auto, redcap or qualtrics, not {fmt!r}")
         written = write_table(result.data, out, codebook=result.codebook)
@@ -227,6 +238,13 @@ def import_(
     console.print(
         f"{len(result.data):,} rows, {len(result.data.columns)} columns -> {', '.join(map(str, written))}"
     )
+
+
+def _number_or_text(code: str) -> float | str:
+    try:
+        return float(code)
+    except ValueError:
+        return code
 
 
 @app.command()
