@@ -60,6 +60,14 @@ _LAZY: dict[str, str] = {
     "read_table": "lacrima.io",
     "write_sqlite": "lacrima.io",
     "write_table": "lacrima.io",
+    "code_time": "lacrima.longitudinal",
+    "decompose": "lacrima.longitudinal",
+    "episodes": "lacrima.longitudinal",
+    "lag": "lacrima.longitudinal",
+    "mixed": "lacrima.longitudinal",
+    "read_sessions": "lacrima.longitudinal",
+    "summarise_sessions": "lacrima.longitudinal",
+    "validate_sessions": "lacrima.longitudinal",
     "analyze": "lacrima.report",
     "attachment_style": "lacrima.scoring",
     "reliability": "lacrima.scoring",
@@ -87,18 +95,23 @@ __all__ = [
     "attachment_style",
     "bootstrap_ci",
     "cfa",
+    "code_time",
     "compare_groups",
     "correlate",
     "correlation_matrix",
     "crosstab_test",
+    "decompose",
     "descriptives",
+    "episodes",
     "invariance",
     "kruskal",
+    "lag",
     "list_instruments",
     "load_instrument",
     "load_texts",
     "mann_whitney",
     "meta",
+    "mixed",
     "moderation",
     "pool_summaries",
     "power_by_simulation",
@@ -106,6 +119,7 @@ __all__ = [
     "pseudonymise",
     "read_qualtrics",
     "read_redcap",
+    "read_sessions",
     "read_site_summary",
     "read_sqlite",
     "read_table",
@@ -117,7 +131,9 @@ __all__ = [
     "simulate_study",
     "site_summary",
     "smd_from_groups",
+    "summarise_sessions",
     "validate",
+    "validate_sessions",
     "validate_site_summary",
     "welch_anova",
     "write_site_summary",
@@ -158,6 +174,14 @@ if TYPE_CHECKING:
     from lacrima.io import read_table as read_table
     from lacrima.io import write_sqlite as write_sqlite
     from lacrima.io import write_table as write_table
+    from lacrima.longitudinal import code_time as code_time
+    from lacrima.longitudinal import decompose as decompose
+    from lacrima.longitudinal import episodes as episodes
+    from lacrima.longitudinal import lag as lag
+    from lacrima.longitudinal import mixed as mixed
+    from lacrima.longitudinal import read_sessions as read_sessions
+    from lacrima.longitudinal import summarise_sessions as summarise_sessions
+    from lacrima.longitudinal import validate_sessions as validate_sessions
     from lacrima.report import analyze as analyze
     from lacrima.scoring import attachment_style as attachment_style
     from lacrima.scoring import reliability as reliability

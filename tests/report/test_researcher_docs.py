@@ -16,6 +16,6 @@ def test_it_finds_the_examples() -> None:
 
 
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
-def test_it_runs_every_example_in_the_researcher_guide(index: int, capsys: pytest.CaptureFixture[str]) -> None:
+def test_it_runs_every_researcher_example(index: int, capsys: pytest.CaptureFixture[str]) -> None:
     exec(compile(BLOCKS[index], f"{DOC}:block{index}", "exec"), {})
     assert capsys.readouterr().out.strip()
