@@ -35,6 +35,7 @@ EXPECTED = {
     "meta",
     "mixed",
     "moderation",
+    "multisite",
     "pool_summaries",
     "power_by_simulation",
     "prevalence",

@@ -49,6 +49,7 @@ _LAZY: dict[str, str] = {
     "invariance": "lacrima.crosscultural.invariance",
     "meta": "lacrima.crosscultural.meta",
     "smd_from_groups": "lacrima.crosscultural.meta",
+    "multisite": "lacrima.crosscultural.multisite",
     "Instrument": "lacrima.instruments",
     "list_instruments": "lacrima.instruments",
     "load_instrument": "lacrima.instruments",
@@ -113,6 +114,7 @@ __all__ = [
     "meta",
     "mixed",
     "moderation",
+    "multisite",
     "pool_summaries",
     "power_by_simulation",
     "prevalence",
@@ -163,6 +165,7 @@ if TYPE_CHECKING:
     from lacrima.crosscultural.invariance import invariance as invariance
     from lacrima.crosscultural.meta import meta as meta
     from lacrima.crosscultural.meta import smd_from_groups as smd_from_groups
+    from lacrima.crosscultural.multisite import multisite as multisite
     from lacrima.instruments import Instrument as Instrument
     from lacrima.instruments import list_instruments as list_instruments
     from lacrima.instruments import load_instrument as load_instrument

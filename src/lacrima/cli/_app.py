@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from lacrima.cli._consortium import register as register_consortium
 from lacrima.errors import DataError
 
 if TYPE_CHECKING:
@@ -172,13 +173,17 @@ def analyze(
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Also write all results as JSON here.")
     ] = None,
+    multisite: Annotated[
+        bool,
+        typer.Option(help="Add the cross-cultural section (per-site battery, meta-analysis, invariance)."),
+    ] = False,
 ) -> None:
     """Score a survey file, run the analysis plan and write the HTML report."""
     import lacrima as lc
 
     try:
         frame = _read_any(data, instrument_map)
-        report = lc.analyze(frame, plan, seed=seed, n_boot=n_boot, bootstrap=bootstrap)
+        report = lc.analyze(frame, plan, seed=seed, n_boot=n_boot, bootstrap=bootstrap, multisite=multisite)
     except DataError as exc:
         _fail(exc)
         return
@@ -276,6 +281,9 @@ def score(
     for iid, why in result.skipped.items():
         console.print(f"skipped {iid}: {why}", highlight=False)
     console.print(f"-> {out}")
+
+
+register_consortium(app)
 
 
 def main() -> None:

@@ -14,19 +14,23 @@ from lacrima.crosscultural.federated import (
 )
 from lacrima.crosscultural.invariance import InvarianceResult, PartialInvarianceResult, invariance
 from lacrima.crosscultural.meta import MetaRegressionResult, MetaResult, meta, smd_from_groups
+from lacrima.crosscultural.multisite import MultiSiteResult, ScaleModel, multisite
 
 __all__ = [
     "CFAResult",
     "InvarianceResult",
     "MetaRegressionResult",
     "MetaResult",
+    "MultiSiteResult",
     "PartialInvarianceResult",
     "PooledCorrelation",
     "PooledRegression",
     "PooledSummary",
+    "ScaleModel",
     "cfa",
     "invariance",
     "meta",
+    "multisite",
     "pool_summaries",
     "read_site_summary",
     "site_summary",

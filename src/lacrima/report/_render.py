@@ -486,7 +486,15 @@ def _software(report: Report, doc: HtmlReport) -> None:
     )
 
 
+def _register_sections() -> None:
+    from lacrima.report._render_multisite import multisite_section
+
+    if multisite_section not in EXTRA_SECTIONS:
+        EXTRA_SECTIONS.append(multisite_section)
+
+
 def build_html(report: Report) -> HtmlReport:
+    _register_sections()
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     doc = HtmlReport(
         title=report.title, subtitle=f"N = {len(report.data):,} \u00b7 generated {now} by lacrima"

@@ -61,6 +61,7 @@ class Report(Result):
             "prevalence": to_jsonable(self.prevalence),
             "notes": list(self.notes),
             "details": {r.hypothesis.id: r.detail.to_dict() for r in self.plan_results.results if r.detail},
+            **{name: extra.to_dict() for name, extra in self.extras.items() if hasattr(extra, "to_dict")},
         }
 
     def to_html(self, path: str | Path) -> Path:
@@ -216,13 +217,16 @@ def analyze(
     site: str | None = "site",
     title: str = "Crying in psychotherapy: replication report",
     missing: str = "error",
+    multisite: bool = False,
 ) -> Report:
     """Score, describe and run the analysis plan (default: the published battery) on a respondent table.
 
     ``data`` is a DataFrame or a file any lacrima importer reads. Item columns are scored with the shipped
     instruments; existing score columns (``<prefix>_<subscale>``) are used as they are. A plan naming columns
     the data lacks is an error (``missing="error"``) or, with ``missing="skip"``, those hypotheses are shown
-    as not run with the columns they need.
+    as not run with the columns they need. ``multisite=True`` adds the cross-cultural section: the battery per
+    site with random-effects meta-analyses, gender x crying per site, and measurement invariance of the
+    crying and alliance scales across sites and genders (:func:`lacrima.crosscultural.multisite.multisite`).
 
     Examples
     --------
@@ -242,6 +246,13 @@ def analyze(
     site_col = site if site and site in scored_data and scored_data[site].nunique() > 1 else None
     results = run_plan(scored_data, plan, seed=seed, n_boot=n_boot, bootstrap=bootstrap, missing=missing)
     rel, rel_notes = _reliabilities(scored_data, scored, site_col)
+    extras: dict[str, Any] = {}
+    if multisite and site_col:
+        from lacrima.crosscultural.multisite import multisite as run_multisite
+
+        extras["multisite"] = run_multisite(scored_data, plan, site=site_col, seed=seed)
+    elif multisite:
+        rel_notes.append("The multi-site section was asked for, but the data has fewer than two sites.")
     return Report(
         title=title,
         data=scored_data,
@@ -253,4 +264,5 @@ def analyze(
         scored=scored,
         site_column=site_col,
         notes=tuple(notes) + tuple(rel_notes),
+        extras=extras,
     )
