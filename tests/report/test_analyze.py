@@ -102,3 +102,17 @@ def test_it_shows_why_a_hypothesis_did_not_run_in_the_report(study, tmp_path) ->
     plan = {"hypotheses": [{"id": "C1", "test": "correlate", "x": "constant", "y": "chg_improvement"}]}
     path = lc.analyze(data, plan, bootstrap=False).to_html(tmp_path / "r.html")
     assert "C1 was not run" in path.read_text(encoding="utf-8")
+
+
+def test_it_handles_an_empty_cell_in_a_crosstab_hypothesis(study) -> None:
+    data = study.copy()
+    data.loc[data["gender"] == "woman", "cried_in_therapy"] = 1
+    plan = {
+        "hypotheses": [
+            {"id": "G2", "test": "crosstab", "a": "gender", "b": "cried_in_therapy",
+             "levels": {"gender": ["man", "woman"]}, "expect": "positive"},
+        ]
+    }  # fmt: skip
+    g2 = lc.analyze(data, plan, bootstrap=False).results["G2"]
+    assert g2.error is None and g2.estimate > 1 and np.isfinite(g2.ci[1])
+    assert any("Haldane" in w for w in g2.warnings)

@@ -25,7 +25,7 @@ from lacrima.analysis._groups import compare_groups
 from lacrima.analysis._ktests import crosstab_test
 from lacrima.analysis._moderation import moderation
 from lacrima.analysis.plan import AnalysisPlan, Hypothesis, load_plan
-from lacrima.errors import DataError
+from lacrima.errors import DataError, SmallSampleWarning
 
 __all__ = ["HypothesisResult", "PlanResults", "run_plan"]
 
@@ -192,11 +192,27 @@ def _run_one(
             sub = sub[sub[col].isin(levels)]
         res_c = crosstab_test(sub, a, bcol)
         obs = res_c.observed
-        if obs.shape != (2, 2) or res_c.odds_ratio is None or res_c.odds_ratio_ci is None:
+        if obs.shape != (2, 2):
             raise DataError(f"hypothesis {h.id}: a crosstab hypothesis needs a 2x2 table; got {obs.shape}")
+        if res_c.odds_ratio is None or res_c.odds_ratio_ci is None:
+            # A zero cell: the sample odds ratio is 0 or infinite. Use the Haldane-Anscombe correction
+            # (0.5 added to every cell) and say so.
+            cells = obs.to_numpy(dtype=float) + 0.5
+            odds = float(cells[0, 0] * cells[1, 1] / (cells[0, 1] * cells[1, 0]))
+            se = float(np.sqrt((1.0 / cells).sum()))
+            z = 1.959963984540054
+            lo_hi = (float(np.exp(np.log(odds) - z * se)), float(np.exp(np.log(odds) + z * se)))
+            warnings.warn(
+                f"{h.id}: a cell of the {a} x {bcol} table is empty; the odds ratio adds 0.5 to every cell "
+                "(Haldane-Anscombe)",
+                SmallSampleWarning,
+                stacklevel=2,
+            )
+        else:
+            odds, lo_hi = res_c.odds_ratio, res_c.odds_ratio_ci
         order_a = list(h.levels.get(a, obs.index))
         flip = [str(v) for v in obs.index] != [str(v) for v in order_a]
-        odds, lo, hi = res_c.odds_ratio, *res_c.odds_ratio_ci
+        lo, hi = lo_hi
         if flip:
             odds, lo, hi = 1 / odds, 1 / hi, 1 / lo
         return _Raw("odds ratio", odds, (lo, hi), res_c.p, res_c.n, res_c.excluded, None, res_c)
