@@ -151,8 +151,17 @@ def _item_view(item: Any, language: str, answers: dict[str, Any], error: str | N
             shown = label.get(language) or label.get("en") or ""
             choices.append((f"{v:g}", f"{v:g}" + (f" \u2013 {shown}" if shown else "")))
     value = answers.get(item.column)
+    is_scale = item.type == "likert" and not item.options and len(choices) >= 4 and scale is not None
+    anchors = ("", "")
+    if is_scale and scale is not None:
+        low = scale.labels.get(int(scale.min), {})
+        high = scale.labels.get(int(scale.max), {})
+        anchors = (low.get(language) or low.get("en") or "", high.get(language) or high.get("en") or "")
+        choices = [(v, v) for v, _ in choices]
     return {
         "column": item.column,
+        "is_scale": is_scale,
+        "anchors": anchors,
         "type": item.type,
         "text": item.text_in(language) or item.column,
         "choices": choices,
