@@ -14,6 +14,7 @@ EXPECTED = {
     "__version__",
     "adjust_p",
     "analyze",
+    "analyze_sessions",
     "attachment_style",
     "bootstrap_ci",
     "cfa",

@@ -69,6 +69,7 @@ _LAZY: dict[str, str] = {
     "read_sessions": "lacrima.longitudinal",
     "summarise_sessions": "lacrima.longitudinal",
     "validate_sessions": "lacrima.longitudinal",
+    "analyze_sessions": "lacrima.longitudinal.plan",
     "analyze": "lacrima.report",
     "attachment_style": "lacrima.scoring",
     "reliability": "lacrima.scoring",
@@ -93,6 +94,7 @@ __all__ = [
     "__version__",
     "adjust_p",
     "analyze",
+    "analyze_sessions",
     "attachment_style",
     "bootstrap_ci",
     "cfa",
@@ -185,6 +187,7 @@ if TYPE_CHECKING:
     from lacrima.longitudinal import read_sessions as read_sessions
     from lacrima.longitudinal import summarise_sessions as summarise_sessions
     from lacrima.longitudinal import validate_sessions as validate_sessions
+    from lacrima.longitudinal.plan import analyze_sessions as analyze_sessions
     from lacrima.report import analyze as analyze
     from lacrima.scoring import attachment_style as attachment_style
     from lacrima.scoring import reliability as reliability

@@ -127,7 +127,12 @@ def demo(
         bar.update(task, advance=1, description="Scoring and running the replication battery")
         data = lc.read_sqlite(db, "respondents")
         report = lc.analyze(
-            data, seed=seed, n_boot=n_boot, title="lacrima demo: a synthetic three-site study", multisite=True
+            data,
+            seed=seed,
+            n_boot=n_boot,
+            title="lacrima demo: a synthetic three-site study",
+            multisite=True,
+            sessions=lc.read_sqlite(db, "sessions"),
         )
         bar.update(task, advance=1, description="Writing the report")
         html_path = report.to_html(out / "report.html")

@@ -487,10 +487,12 @@ def _software(report: Report, doc: HtmlReport) -> None:
 
 
 def _register_sections() -> None:
+    from lacrima.report._render_longitudinal import longitudinal_section
     from lacrima.report._render_multisite import multisite_section
 
-    if multisite_section not in EXTRA_SECTIONS:
-        EXTRA_SECTIONS.append(multisite_section)
+    for section in (multisite_section, longitudinal_section):
+        if section not in EXTRA_SECTIONS:
+            EXTRA_SECTIONS.append(section)
 
 
 def build_html(report: Report) -> HtmlReport:

@@ -218,6 +218,7 @@ def analyze(
     title: str = "Crying in psychotherapy: replication report",
     missing: str = "error",
     multisite: bool = False,
+    sessions: pd.DataFrame | None = None,
 ) -> Report:
     """Score, describe and run the analysis plan (default: the published battery) on a respondent table.
 
@@ -227,6 +228,8 @@ def analyze(
     as not run with the columns they need. ``multisite=True`` adds the cross-cultural section: the battery per
     site with random-effects meta-analyses, gender x crying per site, and measurement invariance of the
     crying and alliance scales across sites and genders (:func:`lacrima.crosscultural.multisite.multisite`).
+    ``sessions`` (a session table) adds the longitudinal section: the default longitudinal plan of mixed
+    models over sessions (:func:`lacrima.longitudinal.plan.analyze_sessions`).
 
     Examples
     --------
@@ -253,6 +256,10 @@ def analyze(
         extras["multisite"] = run_multisite(scored_data, plan, site=site_col, seed=seed)
     elif multisite:
         rel_notes.append("The multi-site section was asked for, but the data has fewer than two sites.")
+    if sessions is not None:
+        from lacrima.longitudinal.plan import analyze_sessions
+
+        extras["longitudinal"] = analyze_sessions(sessions, seed=seed)
     return Report(
         title=title,
         data=scored_data,
