@@ -87,3 +87,23 @@ def test_it_exports_only_to_staff_tokens_with_a_role(world, checkin_token) -> No
 def test_it_publishes_an_openapi_schema() -> None:
     schema = HttpClient().get("/api/openapi.json").json()
     assert "/api/checkins" in schema["paths"]
+
+
+def test_it_needs_a_current_consent(world) -> None:
+    _, token = world.invite(kind="checkin", client=world.client)
+    status, out = _post(token, {"session": 1, "idempotency_key": "no-consent-1", "answers": GOOD})
+    assert status == 403 and "consented" in out["detail"]
+    assert not Response.objects.filter(kind="checkin").exists()
+
+
+def test_it_writes_one_audit_event_per_stored_checkin(world, checkin_token) -> None:
+    from lacrima.web.audit.models import AuditEvent
+
+    for key in ("audit-key-01", "audit-key-01", "audit-key-02"):
+        _post(
+            checkin_token, {"session": 7 if key.endswith("1") else 8, "idempotency_key": key, "answers": GOOD}
+        )
+    stored = Response.objects.filter(kind="checkin").values_list("pk", flat=True)
+    events = AuditEvent.objects.filter(action="submit", object_type="participate.response")
+    assert sorted(int(e.object_id) for e in events) == sorted(stored)
+    assert all(e.actor_label == "participant:C001" and e.detail["via"] == "api" for e in events)

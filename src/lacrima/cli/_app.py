@@ -324,6 +324,8 @@ def serve(
         Path | None, typer.Option(help="Data directory (SQLite, secret key); default ./lacrima-data.")
     ] = None,
     workers: Annotated[int, typer.Option(help="Worker processes (production server).")] = 2,
+    threads: Annotated[int, typer.Option(help="Threads per worker (production server).")] = 8,
+    access_log: Annotated[bool, typer.Option(help="Log every request to standard output.")] = True,
     dev: Annotated[bool, typer.Option(help="Use Django's development server instead of gunicorn.")] = False,
 ) -> None:
     """Serve the web app: apply migrations, then start a production server (gunicorn)."""
@@ -347,8 +349,11 @@ def serve(
         f"{host}:{port}",
         "--workers",
         str(workers),
-        "--access-logfile",
-        "-",
+        "--worker-class",
+        "gthread",
+        "--threads",
+        str(threads),
+        *(["--access-logfile", "-"] if access_log else []),
     ]
     subprocess.run(cmd, check=False, env=os.environ.copy())
 

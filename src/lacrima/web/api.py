@@ -13,7 +13,6 @@ import hashlib
 import math
 from typing import Any
 
-from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja import NinjaAPI, Schema
@@ -22,23 +21,15 @@ from ninja.security import HttpBearer
 
 from lacrima.web.accounts.models import ApiToken
 from lacrima.web.audit.log import record
-from lacrima.web.participate.models import Consent, Response
+from lacrima.web.participate.checkins import CheckinLink, link_for_token, save_checkin
 from lacrima.web.participate.pages import Page, validate_page
-from lacrima.web.studies.models import Invitation, hash_token
 
 api = NinjaAPI(title="lacrima", version="1", urls_namespace="api")
 
 
 class ParticipantToken(HttpBearer):
-    def authenticate(self, request: HttpRequest, token: str) -> Invitation | None:
-        inv = (
-            Invitation.objects.select_related("study", "site", "client")
-            .filter(token_hash=hash_token(token), kind=Invitation.Kind.CHECKIN)
-            .first()
-        )
-        if inv is None or inv.problem() is not None or inv.client is None:
-            return None
-        return inv
+    def authenticate(self, request: HttpRequest, token: str) -> CheckinLink | None:
+        return link_for_token(token)
 
 
 class StaffToken(HttpBearer):
@@ -91,23 +82,17 @@ def _checkin_page(instrument_ids: list[str]) -> Page:
     response={200: CheckinOut, 201: CheckinOut, 403: Problem, 409: Problem, 422: Problem},
 )
 def submit_checkin(request: HttpRequest, payload: CheckinIn) -> Status[Any]:
-    inv: Invitation = request.auth  # type: ignore[attr-defined]
+    link: CheckinLink = request.auth  # type: ignore[attr-defined]
     key = payload.idempotency_key.strip()
     if not 8 <= len(key) <= 64:
         return Status(422, {"detail": "idempotency_key must be 8 to 64 characters", "errors": {}})
-    existing = Response.objects.filter(idempotency_key=key).only("pk", "session", "client_id").first()
-    if existing is not None:
-        if existing.client_id != inv.client_id:
-            return Status(409, {"detail": "this idempotency_key was used for another client", "errors": {}})
-        return Status(200, {"id": existing.pk, "session": existing.session, "created": False})
-    if not Consent.objects.filter(client=inv.client, agreed=True, withdrawn_at__isnull=True).exists():
+    if not link.consented:
         return Status(403, {"detail": "the client has not consented (or has withdrawn)", "errors": {}})
     if not 1 <= payload.session <= 500:
         return Status(
             422, {"detail": "session must be between 1 and 500", "errors": {"session": "out of range"}}
         )
-    language = payload.language or (inv.client.language if inv.client else "en")
-    page = _checkin_page(inv.study.checkin_instruments)
+    page = _checkin_page(list(link.instruments))
     post = {
         k: ("" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))
         for k, v in payload.answers.items()
@@ -118,38 +103,22 @@ def submit_checkin(request: HttpRequest, payload: CheckinIn) -> Status[Any]:
         return Status(422, {"detail": f"unknown items: {', '.join(unknown)}", "errors": {}})
     if result.errors:
         return Status(422, {"detail": "some answers are not valid", "errors": result.errors})
-    try:
-        with transaction.atomic():
-            saved = Response.objects.create(
-                study_id=inv.study_id,
-                site_id=inv.site_id,
-                client_id=inv.client_id,
-                invitation=inv,
-                kind=Response.Kind.CHECKIN,
-                session=payload.session,
-                session_date=timezone.localdate(),
-                language=language,
-                answers=result.cleaned,
-                completed_at=timezone.now(),
-                idempotency_key=key,
-                page=1,
-            )
-            record(
-                request,
-                "submit",
-                saved,
-                actor_label=f"participant:{inv.client.code}",
-                session=payload.session,
-                via="api",
-            )
-    except IntegrityError:
-        again = Response.objects.filter(idempotency_key=key).first()
-        if again is not None and again.client_id == inv.client_id:
-            return Status(200, {"id": again.pk, "session": again.session, "created": False})
-        return Status(
-            409, {"detail": f"a check-in for session {payload.session} is already saved", "errors": {}}
-        )
-    return Status(201, {"id": saved.pk, "session": saved.session, "created": True})
+    saved = save_checkin(
+        link,
+        session=payload.session,
+        answers=result.cleaned,
+        language=payload.language or link.client_language or "en",
+        key=key,
+        ip=request.META.get("REMOTE_ADDR") or None,
+        via="api",
+    )
+    if saved.outcome == "created":
+        return Status(201, {"id": saved.response_id, "session": saved.session, "created": True})
+    if saved.outcome == "replayed":
+        return Status(200, {"id": saved.response_id, "session": saved.session, "created": False})
+    if saved.outcome == "key_conflict":
+        return Status(409, {"detail": "this idempotency_key was used for another client", "errors": {}})
+    return Status(409, {"detail": f"a check-in for session {payload.session} is already saved", "errors": {}})
 
 
 @api.get(

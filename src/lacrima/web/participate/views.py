@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Max
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -20,6 +20,7 @@ from lacrima.instruments import load_instrument
 from lacrima.web.access import get_invitation_for_participant
 from lacrima.web.audit.log import record
 from lacrima.web.participate.catalog import SUPPORTED, Catalog, direction, text
+from lacrima.web.participate.checkins import link_for_invitation, save_checkin
 from lacrima.web.participate.models import Consent, Response
 from lacrima.web.participate.pages import Page, build_pages, validate_page, visible_items
 from lacrima.web.studies.models import ConsentVersion, Invitation
@@ -319,31 +320,19 @@ def checkin(request: HttpRequest, token: str) -> HttpResponse:
         if session_no == 0:
             result.errors["session"] = text(language, "invalid_number", min=1, max=500)
         if result.ok and key:
-            existing = Response.objects.filter(idempotency_key=key).first()
-            if existing is not None:
-                message = text(language, "checkin_saved", session=existing.session)
+            saved = save_checkin(
+                link_for_invitation(inv),
+                session=session_no,
+                answers=result.cleaned,
+                language=language,
+                key=key,
+                ip=request.META.get("REMOTE_ADDR") or None,
+            )
+            if saved.outcome in ("created", "replayed"):
+                message = text(language, "checkin_saved", session=saved.session)
             else:
-                try:
-                    with transaction.atomic():
-                        saved = Response.objects.create(
-                            study=inv.study,
-                            site=inv.site,
-                            client=inv.client,
-                            invitation=inv,
-                            kind=Response.Kind.CHECKIN,
-                            session=session_no,
-                            session_date=timezone.localdate(),
-                            language=language,
-                            answers=result.cleaned,
-                            completed_at=timezone.now(),
-                            idempotency_key=key,
-                            page=1,
-                        )
-                        record(request, "submit", saved, actor_label=_actor(inv), session=session_no)
-                    message = text(language, "checkin_saved", session=session_no)
-                except IntegrityError:
-                    message = text(language, "checkin_duplicate", session=session_no)
-                    status = 409
+                message = text(language, "checkin_duplicate", session=session_no)
+                status = 409
             ctx = _ctx(language, title=text(language, "done_title"), message=message)
             return render(request, "participate/message.html", ctx, status=status)
         if result.ok and not key:

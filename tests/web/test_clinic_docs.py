@@ -1,0 +1,77 @@
+"""docs/clinic.md stays true: its settings, commands, URLs and API example match the app."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from django.contrib import admin
+from django.core.management import get_commands
+from django.test import Client as HttpClient
+from django.urls import Resolver404, resolve
+
+from lacrima.web.participate.models import Consent
+from lacrima.web.studies.models import ConsentVersion
+
+DOC = (Path(__file__).resolve().parents[2] / "docs" / "clinic.md").read_text(encoding="utf-8")
+SETTINGS = (Path(__file__).resolve().parents[2] / "src" / "lacrima" / "web" / "settings.py").read_text()
+
+
+def test_it_documents_only_settings_that_exist() -> None:
+    names = set(re.findall(r"\bLACRIMA_[A-Z_]+\b", DOC))
+    assert names, "the guide names no LACRIMA_ settings"
+    missing = sorted(n for n in names if f'"{n}"' not in SETTINGS)
+    assert missing == [], f"docs/clinic.md names settings that settings.py does not read: {missing}"
+
+
+def test_it_documents_only_management_commands_that_exist() -> None:
+    used = set(re.findall(r"lacrima manage (?:--data \S+ )?([a-z_]+)", DOC))
+    assert {"createsuperuser", "create_api_token", "shell", "migrate"} <= used
+    unknown = sorted(used - set(get_commands()))
+    assert unknown == [], f"docs/clinic.md runs management commands that do not exist: {unknown}"
+
+
+def test_it_documents_only_urls_that_resolve() -> None:
+    paths = set(re.findall(r"`(/(?:studies|accounts|api|admin|p)/[^`\s]*)`", DOC))
+    assert "/studies/new/" in paths and "/api/docs" in paths
+    broken = []
+    for path in sorted(paths - {"/p/"}):  # "/p/" alone is the link prefix named in the API section
+        concrete = path.replace("<token>", "abcdefgh")
+        try:
+            resolve(concrete)
+        except Resolver404:
+            broken.append(path)
+    assert broken == [], f"docs/clinic.md shows paths that no view serves: {broken}"
+
+
+def test_it_keeps_clinical_data_out_of_the_admin() -> None:
+    ours = sorted(m._meta.label for m in admin.site._registry if m.__module__.startswith("lacrima."))
+    expected = ["accounts.ApiToken", "accounts.Membership", "audit.AuditEvent"]
+    assert ours == [*expected, "studies.ConsentVersion", "studies.Study"]
+    assert "never clients,\n  consents or responses" in DOC
+
+
+@pytest.mark.django_db
+def test_it_accepts_the_check_in_example_and_replays_it(world) -> None:
+    inv, token = world.invite(kind="checkin", client=world.client)
+    version = ConsentVersion.objects.filter(study=world.study, language="he").first()
+    Consent.objects.create(invitation=inv, client=world.client, version=version, language="he", agreed=True)
+    match = re.search(r"-d '(\{.*?\})'", DOC, re.S)
+    assert match is not None, "the check-in curl example is missing"
+    body = json.loads(match.group(1))
+
+    def post() -> tuple[int, dict[str, object]]:
+        r = HttpClient().post(
+            "/api/checkins",
+            data=json.dumps(body),
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {token}",
+        )
+        return r.status_code, r.json()
+
+    first = post()
+    again = post()
+    assert first[0] == 201 and first[1]["created"] is True and first[1]["session"] == body["session"]
+    assert again == (200, {**first[1], "created": False})
