@@ -18,6 +18,41 @@ __all__ = ["JohnsonNeyman", "Moderation", "moderation"]
 
 
 @dataclass(frozen=True)
+class _OLSFit:
+    beta: np.ndarray
+    vcov: np.ndarray
+    df_resid: float
+    rsquared: float
+
+
+def _ols(y: np.ndarray, design: np.ndarray, *, hc3: bool) -> _OLSFit:
+    """OLS of ``y`` on a full-rank ``design`` whose first column is the intercept, via QR.
+
+    The classical covariance is ``s^2 (X'X)^-1``; HC3 is ``(X'X)^-1 X' diag(e^2 / (1 - h)^2) X (X'X)^-1``
+    (``sandwich::vcovHC(fit, type = "HC3")``). Written on numpy rather than statsmodels, whose import alone
+    took longer than the rest of the battery.
+    """
+    n, p = design.shape
+    q, r = np.linalg.qr(design)
+    beta = np.linalg.solve(r, q.T @ y)
+    resid = y - design @ beta
+    df_resid = float(n - p)
+    r_inv = np.linalg.inv(r)
+    xtx_inv = r_inv @ r_inv.T
+    if hc3:
+        hat = np.sum(q * q, axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            w = resid**2 / (1.0 - hat) ** 2
+        meat = design.T @ (design * w[:, None])
+        vcov = xtx_inv @ meat @ xtx_inv
+    else:
+        vcov = xtx_inv * float(resid @ resid) / df_resid
+    centred = y - y.mean()
+    rsquared = 1.0 - float(resid @ resid) / float(centred @ centred)
+    return _OLSFit(beta=beta, vcov=vcov, df_resid=df_resid, rsquared=rsquared)
+
+
+@dataclass(frozen=True)
 class JohnsonNeyman(Result):
     """Values of the moderator at which the slope of ``x`` is significant at ``alpha``.
 
@@ -186,16 +221,11 @@ def moderation(
     design = np.column_stack([np.ones(n), xv, mv, xv * mv, *[data[c] for c in z_cols]])
     if np.linalg.matrix_rank(design) < design.shape[1]:
         raise DataError(f"the predictors {[x, m, *z_cols]!r} are linearly dependent; drop a redundant one")
-    # imported here: statsmodels is slow to import and only this function of the battery needs it
-    from statsmodels.regression.linear_model import OLS
-
-    cov_type = "HC3" if hc3 else "nonrobust"
-    fit = OLS(data[y], design).fit(cov_type=cov_type, use_t=True)
-    reduced = OLS(data[y], np.delete(design, 3, axis=1)).fit()
-    beta = np.asarray(fit.params)
-    vcov = np.asarray(fit.cov_params())
+    fit = _ols(data[y], design, hc3=hc3)
+    reduced = _ols(data[y], np.delete(design, 3, axis=1), hc3=False)
+    beta, vcov = fit.beta, fit.vcov
     se = np.sqrt(np.diag(vcov))
-    dfr = float(fit.df_resid)
+    dfr = fit.df_resid
     tcrit = float(stats.t.ppf(0.5 + level / 2, dfr))
     tvals = beta / se
     coefficients = pd.DataFrame(

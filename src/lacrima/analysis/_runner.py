@@ -265,7 +265,7 @@ def run_plan(
         if absent:
             raws.append((h, None, f"needs columns the data lacks: {', '.join(absent)}", (), 0))
             continue
-        subset = h.select(data)
+        subset = h.select(data[list(dict.fromkeys([*h.variables(), *h.levels]))])
         outside = len(data) - len(subset)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")

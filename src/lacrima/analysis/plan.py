@@ -208,14 +208,18 @@ def load_plan(plan: str | Path | Mapping[str, Any] | AnalysisPlan | None = None)
         return plan
     if plan is None:
         text = resources.files("lacrima.analysis").joinpath("default_plan.yaml").read_text(encoding="utf-8")
-        return plan_from_dict(yaml.safe_load(text), source="default plan")
+        return plan_from_dict(
+            yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)), source="default plan"
+        )
     if isinstance(plan, Mapping):
         return plan_from_dict(plan)
     path = Path(plan)
     if not path.exists():
         raise DataError(f"analysis plan {path} does not exist")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(
+            path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        )
     except yaml.YAMLError as exc:
         raise DataError(f"analysis plan {path} is not valid YAML: {exc}") from exc
     return plan_from_dict(raw, source=str(path))

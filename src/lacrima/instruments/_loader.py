@@ -360,7 +360,9 @@ def _read_yaml(path: Path, what: str) -> Any:
     if not path.exists():
         raise DataError(f"{what} file {path} does not exist")
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.load(
+            path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        )
     except yaml.YAMLError as exc:
         raise DataError(f"{what} file {path} is not valid YAML: {exc}") from exc
 

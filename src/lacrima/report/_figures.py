@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 __all__ = ["group_plot", "prevalence_plot", "scatter_fit", "simple_slopes_plot"]
 
+MAX_POINTS = 5000
 PALETTE = ["#2f5d8a", "#c0504d", "#6a9a3a", "#8064a2", "#d08a1e", "#3b9ab2"]
 
 
@@ -41,7 +42,15 @@ def scatter_fit(
     ax = fig.add_subplot()
     rng = np.random.default_rng(0)
     jitter = 0.0 if d[x].nunique() > 15 else 0.04 * (d[x].max() - d[x].min() or 1.0)
-    ax.scatter(d[x] + rng.uniform(-jitter, jitter, len(d)), d[y], s=14, alpha=0.55, color=PALETTE[0], lw=0)
+    shown = d if len(d) <= MAX_POINTS else d.sample(MAX_POINTS, random_state=0)
+    ax.scatter(
+        shown[x] + rng.uniform(-jitter, jitter, len(shown)),
+        shown[y],
+        s=14,
+        alpha=0.55,
+        color=PALETTE[0],
+        lw=0,
+    )
     n = len(d)
     if n >= 3 and d[x].std() > 0:
         X = np.column_stack([np.ones(n), d[x].to_numpy()])
@@ -72,9 +81,8 @@ def group_plot(
         vals = data.loc[data[group] == level, dv].dropna().astype(float).to_numpy()
         if len(vals) == 0:
             continue
-        ax.scatter(
-            i + rng.uniform(-0.15, 0.15, len(vals)), vals, s=12, alpha=0.45, color=PALETTE[i % 6], lw=0
-        )
+        pts = vals if len(vals) <= MAX_POINTS else rng.choice(vals, MAX_POINTS, replace=False)
+        ax.scatter(i + rng.uniform(-0.15, 0.15, len(pts)), pts, s=12, alpha=0.45, color=PALETTE[i % 6], lw=0)
         m = vals.mean()
         if len(vals) > 1:
             half = stats.t.ppf(0.975, len(vals) - 1) * vals.std(ddof=1) / np.sqrt(len(vals))

@@ -188,7 +188,7 @@ def _reliabilities(
 def _prevalence(data: pd.DataFrame, site: str | None) -> pd.DataFrame:
     if "cried_in_therapy" not in data:
         return pd.DataFrame(columns=["by", "group", "n", "share", "ci_low", "ci_high"])
-    frame = data.copy()
+    frame = data[[c for c in dict.fromkeys((site, "gender", "cried_in_therapy")) if c and c in data]].copy()
     frame["cried_in_therapy"] = pd.to_numeric(frame["cried_in_therapy"], errors="coerce")
     out = []
     for by in [b for b in (site, "gender") if b and b in frame]:

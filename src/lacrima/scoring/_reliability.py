@@ -311,14 +311,17 @@ def reliability(
         if c in rev:
             data[:, j] = lo + hi - data[:, j]
     complete = ~np.isnan(data).any(axis=1)
-    x = data[complete]
+    x = data[complete] if not complete.all() else data
     n, k = x.shape
     if n < 3:
         raise DataError(
             f"only {n} row(s) answer all {k} items (of {len(df)}); reliability needs at least 3 "
             "complete cases"
         )
-    cov = np.cov(x, rowvar=False, ddof=1)
+    means = x.mean(axis=0)
+    # centred in place: on a million respondents np.cov's centred copy of the data is the largest cost
+    x -= means
+    cov = (x.T @ x) / (n - 1)
     var = np.diag(cov)
     constant = [c for c, v in zip(columns, var, strict=True) if v <= 0]
     if constant:
@@ -370,7 +373,7 @@ def reliability(
 
     item_total = pd.DataFrame(
         {
-            "mean": x.mean(axis=0),
+            "mean": means,
             "sd": sd,
             "r_drop": r_drop,
             "alpha_if_dropped": alpha_drop,

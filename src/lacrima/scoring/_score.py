@@ -13,7 +13,7 @@ import pandas as pd
 from lacrima._results import Result
 from lacrima.errors import DataError, MissingDataWarning
 from lacrima.instruments import Instrument, Subscale, list_instruments
-from lacrima.scoring._validate import as_instrument, shown_mask, validate_with_masks
+from lacrima.scoring._validate import as_instrument, shown_masks, validate_with_masks
 
 __all__ = ["MissingDataWarning", "ScoreAllResult", "score", "score_all"]
 
@@ -131,6 +131,7 @@ def score(
     values: dict[str, np.ndarray] = {}
     shown: dict[str, np.ndarray] = {}
     n_set_missing = 0
+    gates = shown_masks(df, inst)
     for item in inst.items:
         if not item.is_scored or item.scale is None:
             continue
@@ -145,7 +146,7 @@ def score(
         if item.reverse:
             x = item.scale.min + item.scale.max - x
         values[item.column] = x
-        shown[item.column] = shown_mask(df, item)
+        shown[item.column] = gates[item.column]
     if not strict and (n_set_missing or report.missing_columns):
         parts = []
         if n_set_missing:
@@ -182,7 +183,12 @@ def score(
         bands = inst.bands.get(name)
         if bands:
             labels = [b.label for b in sorted(bands, key=lambda b: b.min)]
-            band_values = [inst.band(name, float(v)) for v in result]
+            # Instrument.band applied to the whole column: the last band (in the instrument's order) whose
+            # minimum the score reaches; NaN scores have no band
+            band_values = np.full(n, None, dtype=object)
+            with np.errstate(invalid="ignore"):
+                for b in bands:
+                    band_values[result >= b.min] = b.label
             out[f"{col}_band"] = pd.Series(
                 pd.Categorical(band_values, categories=list(dict.fromkeys(labels)), ordered=True),
                 index=df.index,

@@ -23,6 +23,7 @@ __all__ = [
     "item_masks",
     "item_values",
     "shown_mask",
+    "shown_masks",
     "validate",
     "validate_with_masks",
 ]
@@ -163,12 +164,15 @@ def shown_mask(df: pd.DataFrame, item: Item) -> np.ndarray:
     return shown | unknown
 
 
-def item_masks(df: pd.DataFrame, item: Item) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def item_masks(
+    df: pd.DataFrame, item: Item, shown: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Values of a scored item and masks of its bad entries.
 
     Returns ``(values, non_numeric, off_scale, hidden_but_answered)``: numeric values (NaN where missing or
     not a number), entries that are not numbers, numbers outside the scale or off its step, and answers to
-    an item whose ``show_if`` condition is not met.
+    an item whose ``show_if`` condition is not met. ``shown`` is :func:`shown_mask` of the item when the
+    caller already has it (items behind one gate share it).
     """
     scale = item.scale
     values, non_numeric = item_values(df[item.column])
@@ -181,15 +185,33 @@ def item_masks(df: pd.DataFrame, item: Item) -> tuple[np.ndarray, np.ndarray, np
             steps = (values - scale.min) / scale.step
             off |= np.abs(steps - np.round(steps)) > 1e-6
     off &= ~np.isnan(values)
-    hidden = ~shown_mask(df, item) & ~np.isnan(values)
+    if shown is None:
+        shown = shown_mask(df, item)
+    hidden = ~shown & ~np.isnan(values)
     return values, non_numeric, off, hidden
 
 
 Masks = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
+def shown_masks(df: pd.DataFrame, inst: Instrument) -> dict[str, np.ndarray]:
+    """:func:`shown_mask` of every item of ``inst``, computed once per gate condition."""
+    by_gate: dict[str, np.ndarray] = {}
+    out: dict[str, np.ndarray] = {}
+    for item in inst.items:
+        key = repr(item.show_if)  # the gate column and its allowed values
+        if key not in by_gate:
+            by_gate[key] = shown_mask(df, item)
+        out[item.column] = by_gate[key]
+    return out
+
+
 def _check_item(
-    df: pd.DataFrame, item: Item, instrument: Instrument, masks_out: dict[str, Masks]
+    df: pd.DataFrame,
+    item: Item,
+    instrument: Instrument,
+    masks_out: dict[str, Masks],
+    shown: np.ndarray | None = None,
 ) -> list[Problem]:
     problems: list[Problem] = []
     col = df[item.column]
@@ -216,7 +238,7 @@ def _check_item(
         return problems
     if item.scale is None:
         return problems
-    values, non_numeric, off_scale, hidden = masks_out[item.column] = item_masks(df, item)
+    values, non_numeric, off_scale, hidden = masks_out[item.column] = item_masks(df, item, shown)
     words = _range_words(item, instrument)
     for i in np.flatnonzero(non_numeric).tolist():
         problems.append(
@@ -305,9 +327,10 @@ def validate_with_masks(df: pd.DataFrame, inst: Instrument) -> tuple[ValidationR
             )
     missing = tuple(c for c in inst.columns if c not in df.columns)
     masks: dict[str, Masks] = {}
+    shown = shown_masks(df, inst)
     for item in inst.items:
         if item.column in df.columns:
-            problems.extend(_check_item(df, item, inst, masks))
+            problems.extend(_check_item(df, item, inst, masks, shown[item.column]))
     report = ValidationReport(
         instrument=inst.id,
         n_rows=len(df),
