@@ -54,7 +54,7 @@ figcaption .num { font-weight: bold; color: var(--ink); }
 def figure_to_data_uri(fig: Figure, dpi: int = 110) -> str:
     """Render a matplotlib figure to a base64 PNG data URI and close it."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=dpi)  # figures use constrained layout: no second "tight" pass
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
