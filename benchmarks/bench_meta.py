@@ -13,7 +13,8 @@ v_i = 4 / n_i, y_i ~ N(0.3 + 0.1 x_i, 0.04 + v_i), x_i standard normal).
 Jobs per data set: REML, DL and PM, each with ``test="z"`` and ``test="knha"``, and a REML
 meta-regression with ``test="z"`` and ``"knha"`` (not for normand1999, which has no moderator). For k
 above ``--full-k-max`` (default 1,000) only DL with ``test="z"`` runs, once, and metafor's confint()
-is skipped: both implementations build k x k matrices, so k = 10,000 takes minutes per fit.
+is skipped: metafor builds k x k matrices, so at k = 10,000 it takes minutes per fit (lacrima works from
+weighted sums and small p x p matrices and takes milliseconds).
 
 lacrima runs in this process after a warm-up; metafor runs in one Rscript (benchmarks/bench_meta.R)
 after a warm-up fit, so R start-up is not counted. ``lc.meta`` always computes the Q-profile interval of

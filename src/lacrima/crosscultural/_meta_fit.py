@@ -3,6 +3,11 @@
 Everything works on a design matrix ``X`` (k x p, first column the intercept), effects ``y`` and sampling
 variances ``v``, so the same code serves the intercept-only model and meta-regression. The estimators follow
 the definitions in metafor's ``rma.uni`` (Viechtbauer, 2010); see :mod:`lacrima.crosscultural.meta`.
+
+metafor writes its estimators with the k x k residual-forming matrix P = W - W X (X'WX)^-1 X'W. Forming P
+costs O(k^2) memory and time (800 MB at k = 10,000), so nothing here builds it: every quantity the
+estimators need is a weighted sum over studies plus p x p algebra (:func:`residual_terms`), which is O(k p^2)
+and gives the same numbers (tests/crosscultural/test_meta_large.py checks them against the dense P).
 """
 
 from __future__ import annotations
@@ -47,17 +52,51 @@ class WlsFit:
     rss: float
 
 
-def projection(X: FloatArray, w: FloatArray) -> FloatArray:
-    """P = W - W X (X'WX)^-1 X'W: the residual-forming matrix of the weighted fit."""
+@dataclass(frozen=True)
+class ResidualTerms:
+    """What the estimators need from P = W - W X (X'WX)^-1 X'W, computed without forming P.
+
+    With A = X'WX, beta = A^-1 X'Wy, r = y - X beta and leverages h_i = w_i x_i' A^-1 x_i (the diagonal of
+    the hat matrix W^1/2 X A^-1 X' W^1/2):
+
+    - ``q`` = y'Py = sum(w r^2);
+    - ``py`` = P y = w r;
+    - ``tr_p`` = tr(P) = sum(w (1 - h));
+    - ``tr_pp`` = tr(PP) = sum(P * P) = sum(w^2 (1 - 2 h)) + tr(B^2), B = A^-1 X'W^2 X (p x p);
+    - ``diag_p`` = diag(P) = w (1 - h).
+    """
+
+    q: float
+    py: FloatArray
+    tr_p: float
+    tr_pp: float
+    diag_p: FloatArray
+
+
+def residual_terms(X: FloatArray, y: FloatArray, w: FloatArray) -> ResidualTerms:
+    """Quadratic form, trace and squared Frobenius norm of P = W - W X (X'WX)^-1 X'W in O(k p^2)."""
     WX = X * w[:, None]
-    inner = np.linalg.solve(X.T @ WX, WX.T)
-    return np.diag(w) - WX @ inner
+    S = np.linalg.solve(X.T @ WX, WX.T)  # p x k: A^-1 X'W
+    r = y - X @ (S @ y)
+    wr = w * r
+    h = np.einsum("ij,ji->i", X, S)  # h_i = w_i x_i' A^-1 x_i
+    B = S @ WX  # A^-1 X'W^2 X
+    return ResidualTerms(
+        q=float(np.sum(wr * r)),
+        py=wr,
+        tr_p=float(np.sum(w * (1.0 - h))),
+        tr_pp=float(np.sum(w**2 * (1.0 - 2.0 * h)) + np.sum(B * B.T)),
+        diag_p=w * (1.0 - h),
+    )
 
 
 def q_stat(tau2: float, X: FloatArray, y: FloatArray, v: FloatArray) -> float:
-    """Generalised Q statistic y'P(tau2)y with weights 1/(v + tau2)."""
-    P = projection(X, 1.0 / (v + tau2))
-    return float(y @ P @ y)
+    """Generalised Q statistic y'P(tau2)y with weights 1/(v + tau2), as sum(w r^2) of the weighted fit."""
+    w = 1.0 / (v + tau2)
+    WX = X * w[:, None]
+    beta = np.linalg.solve(X.T @ WX, WX.T @ y)
+    r = y - X @ beta
+    return float(np.sum(w * r * r))
 
 
 def wls(X: FloatArray, y: FloatArray, v: FloatArray, tau2: float) -> WlsFit:
@@ -109,11 +148,10 @@ def _solve_q(target: float, X: FloatArray, y: FloatArray, v: FloatArray, upper: 
 
 def tau2_dl(X: FloatArray, y: FloatArray, v: FloatArray) -> Tau2Fit:
     k, p = X.shape
-    w = 1.0 / v
-    P = projection(X, w)
-    trP = float(np.trace(P))
-    tau2 = max(0.0, (float(y @ P @ y) - (k - p)) / trP)
-    se = math.sqrt((2 * (k - p) + 4 * tau2 * trP + 2 * tau2**2 * float(np.sum(P * P))) / trP**2)
+    t = residual_terms(X, y, 1.0 / v)
+    trP = t.tr_p
+    tau2 = max(0.0, (t.q - (k - p)) / trP)
+    se = math.sqrt((2 * (k - p) + 4 * tau2 * trP + 2 * tau2**2 * t.tr_pp) / trP**2)
     return Tau2Fit(tau2=tau2, se=se, iterations=0, converged=True)
 
 
@@ -132,18 +170,18 @@ def _fisher_scoring(
     """Fisher scoring for the (RE)ML tau^2 from the Hedges (HE) starting value, as metafor iterates."""
     k, p = X.shape
     # Starting value: Hedges' estimator from the unweighted fit.
-    P0 = projection(X, np.ones(k))
-    tau2 = max(0.0, (float(y @ P0 @ y) - float(np.sum(np.diag(P0) * v))) / (k - p))
+    t0 = residual_terms(X, y, np.ones(k))
+    tau2 = max(0.0, (t0.q - float(np.sum(t0.diag_p * v))) / (k - p))
     change = threshold + 1.0
     iterations = 0
     while change > threshold:
         iterations += 1
         old = tau2
         w = 1.0 / (v + tau2)
-        P = projection(X, w)
-        Py = P @ y
+        t = residual_terms(X, y, w)
+        Py = t.py
         if reml:
-            adj = (float(Py @ Py) - float(np.trace(P))) / float(np.sum(P * P))
+            adj = (float(Py @ Py) - t.tr_p) / t.tr_pp
         else:
             adj = (float(Py @ Py) - float(np.sum(w))) / float(np.sum(w**2))
         if not math.isfinite(adj):
@@ -195,11 +233,8 @@ def tau2_ml(
             tau2 = 0.0
     tau2 = max(0.0, tau2)
     w = 1.0 / (v + tau2)
-    if reml:
-        P = projection(X, w)
-        se = math.sqrt(2.0 / float(np.sum(P * P)))
-    else:
-        se = math.sqrt(2.0 / float(np.sum(w**2)))
+    info = residual_terms(X, y, w).tr_pp if reml else float(np.sum(w**2))
+    se = math.sqrt(2.0 / info)
     return Tau2Fit(tau2=tau2, se=se, iterations=iterations, converged=converged)
 
 

@@ -298,9 +298,9 @@ def _heterogeneity(
     X: FloatArray, yi: FloatArray, vi: FloatArray, tau2: float, fixed: bool
 ) -> dict[str, float]:
     k, p = X.shape
-    P = fit.projection(X, 1.0 / vi)
-    q = max(0.0, float(yi @ P @ yi))
-    vt = (k - p) / float(np.trace(P))
+    terms = fit.residual_terms(X, yi, 1.0 / vi)
+    q = max(0.0, terms.q)
+    vt = (k - p) / terms.tr_p
     if fixed:
         i2 = max(0.0, 100.0 * (q - (k - p)) / q) if q > 0 else 0.0
         h2 = q / (k - p)
