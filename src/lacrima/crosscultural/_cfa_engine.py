@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 from scipy import linalg, optimize
+from scipy.linalg import blas
 
 from lacrima.crosscultural._cfa_syntax import MeasurementModel
 
@@ -28,6 +29,7 @@ __all__ = [
     "ParamRow",
     "Structure",
     "build_structure",
+    "chol_inverse",
     "chol_solve",
     "evaluate",
     "fit_structure",
@@ -82,9 +84,17 @@ class Structure:
     released: frozenset[tuple[int, str, str, str]]
     #: pairs (row index in group 1, row index in group g) that share a parameter because of ``equal``
     constraints: list[tuple[int, int]] = field(default_factory=list)
+    #: each group's GroupIndex, built once on first use (the rows are not changed after build_structure)
+    _indices: list[GroupIndex] | None = field(default=None, repr=False, compare=False)
 
     def group_rows(self, g: int) -> list[ParamRow]:
         return [r for r in self.rows if r.group == g]
+
+    def indices(self) -> list[GroupIndex]:
+        """The index arrays of every group (:func:`index_group`), computed once and reused."""
+        if self._indices is None:
+            self._indices = [index_group(self, g) for g in range(self.n_groups)]
+        return self._indices
 
 
 def build_structure(
@@ -431,24 +441,50 @@ def chol_solve(chol: tuple[FloatArray, FloatArray], b: FloatArray) -> FloatArray
     return np.asarray(x * (scale[:, None] if b.ndim == 2 else scale), dtype=float)
 
 
+def chol_inverse(chol: tuple[FloatArray, FloatArray]) -> FloatArray:
+    """The inverse of ``a`` from :func:`scaled_cholesky`'s factor, one column at a time.
+
+    Two triangular solves per column (BLAS-2 ``dtrsv``) rather than one solve with the identity as the
+    right-hand side: OpenBLAS runs the matrix (BLAS-3) solve on several threads, and on a busy machine
+    those threads cost more than the whole inversion and keep slowing the computations that follow.
+    """
+    low, scale = chol
+    n = len(scale)
+    low_f = np.asfortranarray(low)
+    out = np.empty((n, n))
+    for i in range(n):
+        e = np.zeros(n)
+        e[i] = scale[i]
+        y = blas.dtrsv(low_f, e, lower=1, trans=0, overwrite_x=1)
+        out[:, i] = blas.dtrsv(low_f, y, lower=1, trans=1, overwrite_x=1)
+    out *= scale[:, None]
+    return 0.5 * (out + out.T)
+
+
 def fit_structure(
     structure: Structure,
     moments: Sequence[GroupMoments],
     x0: FloatArray | None = None,
     gtol: float = 1e-7,
     maxiter: int = 500,
+    start: tuple[FloatArray, Evaluation] | None = None,
 ) -> FitOutcome:
     """Minimise f by Newton's method with a backtracking line search: exact Hessian where it is positive
     definite, the expected information (Fisher scoring) where it is not; if that stalls, finish with
-    scipy's L-BFGS-B on the analytic gradient.
+    scipy's L-BFGS-B on the analytic gradient. ``start`` is ``(x, evaluate(x, ..., exact=True))`` at
+    :func:`start_values` when the caller has it already (used only without ``x0``).
 
     A hand-written Newton loop is used rather than scipy's trust-region methods because those spend most of
     their time in BLAS-threaded matrix norms that, on a busy machine, cost more than the model evaluation.
     """
-    indices = [index_group(structure, g) for g in range(structure.n_groups)]
+    indices = structure.indices()
     npar = structure.npar
-    x = start_values(structure, moments) if x0 is None else np.array(x0, dtype=float)
-    e = evaluate(x, indices, moments, npar, exact=True)
+    if x0 is None and start is not None and start[1].hess is not None:
+        x, e0 = start  # the caller already evaluated the default starting values (with the exact Hessian)
+        e: Evaluation | None = e0
+    else:
+        x = start_values(structure, moments) if x0 is None else np.array(x0, dtype=float)
+        e = evaluate(x, indices, moments, npar, exact=True)
     if e is None:
         x = _safe_start(structure, x, indices, moments)
         e = evaluate(x, indices, moments, npar, exact=True)

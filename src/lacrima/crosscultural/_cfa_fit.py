@@ -16,11 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import optimize, special
 
 from lacrima.crosscultural import _cfa_engine as engine
 
-__all__ = ["FitMeasures", "fit_measures", "rmsea_ci"]
+__all__ = ["FitMeasures", "chisq_sf", "fit_measures", "rmsea_ci"]
 
 
 @dataclass(frozen=True)
@@ -41,15 +41,28 @@ class FitMeasures:
     baseline_df: int
 
 
+def chisq_sf(x2: float, df: float) -> float:
+    """Upper tail of the central chi-square (``scipy.stats.chi2.sf``, computed by the same ``chdtrc``)."""
+    if x2 <= 0.0:
+        return 1.0
+    return float(special.chdtrc(df, x2))
+
+
 def _cdf(x2: float, df: float, ncp: float) -> float:
+    """The (non-central) chi-square cdf, as ``scipy.stats.ncx2.cdf`` computes it (``chndtr``, and
+    ``chdtr`` for ``ncp = 0``) without the distribution-object overhead."""
     if ncp <= 0.0:
-        return float(stats.chi2.cdf(x2, df))
-    return float(stats.ncx2.cdf(x2, df, ncp))
+        return float(special.chdtr(df, x2))
+    return float(special.chndtr(x2, df, ncp))
 
 
 def rmsea_ci(x2: float, df: int, n: int, groups: int, level: float = 0.90) -> tuple[float, float]:
-    """The RMSEA confidence interval as lavaan's ``lav_fit_rmsea_ci`` computes it."""
-    if df < 1 or not math.isfinite(x2):
+    """The RMSEA confidence interval as lavaan's ``lav_fit_rmsea_ci`` computes it.
+
+    Each bound solves ``P(X2 | df, lambda) = p`` for the non-centrality ``lambda`` with Brent's
+    bracketed root finder on ``[0, X2]`` (lower) and ``[0, max(N, 4 X2)]`` (upper).
+    """
+    if df < 1 or not math.isfinite(x2) or x2 <= 0.0:
         return 0.0, 0.0
     upper_p = 1.0 - (1.0 - level) / 2.0
     lower_p = (1.0 - level) / 2.0
@@ -61,13 +74,14 @@ def rmsea_ci(x2: float, df: int, n: int, groups: int, level: float = 0.90) -> tu
     def upper_fn(lam: float) -> float:
         return _cdf(x2, df, lam) - lower_p
 
-    if lower_fn(0.0) < 0.0:
+    at_zero = _cdf(x2, df, 0.0)
+    if at_zero - upper_p < 0.0:
         low = 0.0
     else:
         lam_l = optimize.brentq(lower_fn, 0.0, x2, xtol=1e-12)
         low = math.sqrt(lam_l / (n * df)) * scale
     n_rmsea = max(n, 4.0 * x2)
-    if upper_fn(n_rmsea) > 0.0 or upper_fn(0.0) < 0.0:
+    if upper_fn(n_rmsea) > 0.0 or at_zero - lower_p < 0.0:
         high = 0.0
     else:
         lam_u = optimize.brentq(upper_fn, 0.0, n_rmsea, xtol=1e-12)
@@ -86,8 +100,8 @@ def fit_measures(
     loglik = 0.0
     baseline = 0.0
     srmr = 0.0
-    for g, mo in enumerate(moments):
-        sigma, mu = engine.implied(x, engine.index_group(structure, g))
+    for gi, mo in zip(structure.indices(), moments, strict=True):
+        sigma, mu = engine.implied(x, gi)
         _, logdet = np.linalg.slogdet(sigma)
         s_inv = np.linalg.inv(sigma)
         d = mo.mean - mu
@@ -116,7 +130,7 @@ def fit_measures(
     return FitMeasures(
         chisq=chisq,
         df=df,
-        pvalue=float(stats.chi2.sf(chisq, df)) if df > 0 else math.nan,
+        pvalue=chisq_sf(chisq, df) if df > 0 else math.nan,
         cfi=cfi,
         tli=tli,
         rmsea=rmsea,

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
@@ -15,17 +14,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from lacrima._results import Result, to_jsonable
 from lacrima.crosscultural import _cfa_engine as engine
-from lacrima.crosscultural._cfa_fit import FitMeasures, fit_measures
+from lacrima.crosscultural._cfa_fit import FitMeasures, chisq_sf, fit_measures
 from lacrima.crosscultural._cfa_syntax import MeasurementModel, parse_model
 from lacrima.errors import ConvergenceWarning, DataError, InvarianceWarning, Problem
 
 __all__ = ["CFAResult", "cfa"]
 
-_Z975 = float(stats.norm.ppf(0.975))
+_Z975 = float(special.ndtri(0.975))  # scipy.stats.norm.ppf(0.975), without importing scipy.stats
 
 
 @dataclass(frozen=True)
@@ -165,7 +164,7 @@ class CFAResult(Result):
                     "kind": r.kind,
                     "x2": x2,
                     "df": 1,
-                    "p": float(stats.chi2.sf(x2, 1)),
+                    "p": chisq_sf(x2, 1),
                 }
             )
         return pd.DataFrame(records)
@@ -241,9 +240,14 @@ def prepare_data(df: pd.DataFrame, model: str, group: str | None) -> PreparedDat
         problems.append(Problem("is the group column but is not in the data", column=group))
     if problems:
         raise DataError("the model refers to columns the data does not have; check the spelling", problems)
-    data = pd.DataFrame(index=df.index)
-    for v in observed:
+    # one (p, N) float array, a row per variable; each group's cases are copied out column-major, as
+    # pandas hands them over, so sums (and the moments) come out bit for bit as from the DataFrame
+    columns = np.empty((len(observed), len(df)))
+    for j, v in enumerate(observed):
         col = df[v]
+        if isinstance(col.dtype, np.dtype) and col.dtype.kind in "fiu":
+            columns[j] = col.to_numpy(dtype=float)  # plain numeric: nothing to coerce or report
+            continue
         num = (
             pd.to_numeric(col, errors="coerce") if not pd.api.types.is_bool_dtype(col) else col.astype(float)
         )
@@ -258,29 +262,33 @@ def prepare_data(df: pd.DataFrame, model: str, group: str | None) -> PreparedDat
                     v,
                 )
             )
-        data[v] = num.astype(float)
+            continue
+        columns[j] = num.astype(float).to_numpy(dtype=float, na_value=np.nan)
     if problems:
         raise DataError("some indicators are not numeric; recode them first", problems)
-    keep = data.notna().all(axis=1)
+    keep = np.asarray(~np.isnan(columns).any(axis=0), dtype=bool)
     if group is not None:
-        keep &= df[group].notna()
-    excluded = int((~keep).sum())
-    data = data[keep]
+        keep &= df[group].notna().to_numpy()
+    excluded = int(len(keep) - np.count_nonzero(keep))
+    columns = columns[:, keep]
     if group is None:
         labels: list[Any] = [None]
-        keys = pd.Series(0, index=data.index)
+        codes = np.zeros(columns.shape[1], dtype=np.intp)
     else:
-        gcol = df.loc[keep, group]
+        gcol = df[group].iloc[np.flatnonzero(keep)]
         if isinstance(gcol.dtype, pd.CategoricalDtype):
-            labels = [c for c in gcol.cat.categories if (gcol == c).any()]
+            cat_codes = gcol.cat.codes.to_numpy()
+            present = np.unique(cat_codes)  # category order, as lavaan orders factor levels
+            labels = [gcol.cat.categories[c] for c in present]
+            codes = np.searchsorted(present, cat_codes)
         else:
-            labels = list(pd.unique(gcol))
-        keys = gcol
+            codes, uniques = pd.factorize(gcol, sort=False)  # order of first appearance, as pd.unique
+            labels = list(uniques)
     p = len(observed)
     moments: list[engine.GroupMoments] = []
     names: list[str] = []
-    for lab in labels:
-        x = data.to_numpy() if lab is None else data[(keys == lab).to_numpy()].to_numpy()
+    for k, lab in enumerate(labels):
+        x = np.asfortranarray(columns.T if lab is None else columns[:, codes == k].T)
         name = "all" if lab is None else str(lab)
         names.append(name)
         where = "the data" if lab is None else f"group {name!r}"
@@ -333,8 +341,8 @@ def fit_prepared(
             f"the model has {structure.npar} free parameters but the data only {n_moments} means, variances "
             "and covariances (df < 0): it is not identified; add indicators or drop residual covariances"
         )
-    _check_identified(structure, prepared)
-    outcome = engine.fit_structure(structure, prepared.moments, x0=x0)
+    start = _check_identified(structure, prepared, exact=x0 is None)
+    outcome = engine.fit_structure(structure, prepared.moments, x0=x0, start=start)
     if not outcome.converged:
         warnings.warn(
             f"the CFA optimiser did not converge ({outcome.message}); estimates and fit statistics may be "
@@ -354,10 +362,10 @@ def fit_prepared(
         )
         vcov = np.linalg.pinv(info)
     else:
-        vcov = engine.chol_solve(chol, np.eye(structure.npar))
+        vcov = engine.chol_inverse(chol)
     measures = fit_measures(structure, prepared.moments, outcome.x, outcome.evaluation.f)
     estimates = _estimate_table(structure, prepared, outcome.x, vcov)
-    _warn_heywood(estimates, structure)
+    _warn_heywood(structure, prepared.groups, outcome.x)
     return _result(prepared, structure, outcome, measures, estimates)
 
 
@@ -397,101 +405,114 @@ def _result(
     )
 
 
-def _check_identified(structure: engine.Structure, prepared: PreparedData) -> None:
-    """Local identification: the expected information must have full rank at the starting values."""
+def _check_identified(
+    structure: engine.Structure, prepared: PreparedData, exact: bool = False
+) -> tuple[np.ndarray, engine.Evaluation] | None:
+    """Local identification: the expected information must have full rank at the starting values.
+
+    Returns the starting values and their evaluation (with the exact Hessian when ``exact``), for the
+    optimiser to start from, or None where the implied covariance is not positive definite there.
+    """
     x0 = engine.start_values(structure, prepared.moments)
-    indices = [engine.index_group(structure, g) for g in range(structure.n_groups)]
-    e = engine.evaluate(x0, indices, prepared.moments, structure.npar)
+    e = engine.evaluate(x0, structure.indices(), prepared.moments, structure.npar, exact=exact)
     if e is None:
-        return  # the optimiser's safe start handles this; the final check catches what remains
+        return None  # the optimiser's safe start handles this; the final check catches what remains
     if engine.scaled_cholesky(e.info, tol=1e-9) is None:
         raise DataError(
             "the model is not identified (its information matrix is singular): each factor needs at "
             "least 3 indicators, or 2 indicators and a covariance with another factor; residual "
             "covariances must not make loadings and error covariances interchangeable"
         )
+    return x0, e
 
 
 def _estimate_table(
     structure: engine.Structure, prepared: PreparedData, x: np.ndarray, vcov: np.ndarray
 ) -> pd.DataFrame:
+    """The parameter table, computed column by column on numpy arrays (one pass over the rows for the
+    labels); then the Heywood and latent-covariance checks on the same arrays."""
+    rows = structure.rows
+    n_rows = len(rows)
+    free = np.fromiter((r.free for r in rows), dtype=np.intp, count=n_rows)
+    group = np.fromiter((r.group for r in rows), dtype=np.intp, count=n_rows)
+    row = np.fromiter((r.row for r in rows), dtype=np.intp, count=n_rows)
+    col = np.fromiter((r.col for r in rows), dtype=np.intp, count=n_rows)
+    fixed = np.fromiter((r.value for r in rows), dtype=float, count=n_rows)
+    matrix = np.array([r.matrix for r in rows])
+    is_free = free >= 0
+    pos = np.where(is_free, free, 0)
     se_free = np.sqrt(np.clip(np.diag(vcov), 0.0, None))
-    indices = [engine.index_group(structure, g) for g in range(structure.n_groups)]
-    mats = [engine.matrices(x, gi) for gi in indices]
-    sd_ov = []
-    sd_lv = []
-    for lam, phi, th, _, _ in mats:
-        sigma = lam @ phi @ lam.T + th
-        sd_ov.append(np.sqrt(np.clip(np.diag(sigma), 0.0, None)))
-        sd_lv.append(np.sqrt(np.clip(np.diag(phi), 0.0, None)))
-    records: list[dict[str, Any]] = []
+    est = np.where(is_free, x[pos], fixed)
+    se = np.where(is_free, se_free[pos], np.nan)
+
+    mats = [engine.matrices(x, gi) for gi in structure.indices()]
+    sd_ov = np.array(
+        [np.sqrt(np.clip(np.diag(lam @ phi @ lam.T + th), 0.0, None)) for lam, phi, th, _, _ in mats]
+    )
+    sd_lv = np.array([np.sqrt(np.clip(np.diag(phi), 0.0, None)) for _, phi, _, _, _ in mats])
+    th_diag = np.array([np.diag(th) for _, _, th, _, _ in mats])
+    std = np.full(n_rows, np.nan)
+    m = matrix == "lambda"
+    std[m] = est[m] * sd_lv[group[m], col[m]] / sd_ov[group[m], row[m]]
+    m = matrix == "phi"
+    std[m] = est[m] / (sd_lv[group[m], row[m]] * sd_lv[group[m], col[m]])
+    # residual variances by the total variance, residual covariances by the residual SDs (lavaan std.all)
+    m = (matrix == "theta") & (row == col)
+    std[m] = est[m] / sd_ov[group[m], row[m]] ** 2
+    th_r, th_c = th_diag[group, row], th_diag[group, col]
+    m = (matrix == "theta") & (row != col) & (th_r > 0) & (th_c > 0)
+    std[m] = est[m] / np.sqrt(th_r[m] * th_c[m])
+    m = matrix == "nu"
+    std[m] = est[m] / sd_ov[group[m], row[m]]
+    m = matrix == "kappa"
+    std[m] = est[m] / sd_lv[group[m], row[m]]
+    z = np.full(n_rows, np.nan)
+    m = se > 0
+    z[m] = est[m] / se[m]
+    labels = prepared.groups
+    table = pd.DataFrame(
+        {
+            "group": [labels[r.group] for r in rows],
+            "lhs": [r.lhs for r in rows],
+            "op": [r.op for r in rows],
+            "rhs": [r.rhs for r in rows],
+            "free": is_free,
+            "estimate": est,
+            "se": se,
+            "z": z,
+            "p": 2.0 * special.ndtr(-np.abs(z)),  # 2 * scipy.stats.norm.sf(|z|), in one call
+            "ci_low": np.where(is_free, est - _Z975 * se, est),
+            "ci_high": np.where(is_free, est + _Z975 * se, est),
+            "std_all": std,
+        }
+    )
+    return table
+
+
+def _warn_heywood(structure: engine.Structure, groups: Sequence[str], x: np.ndarray) -> None:
+    """Warn about negative residual variances and latent covariance matrices that are not positive
+    definite, from the parameter vector (no DataFrame work)."""
+    neg = []
     for r in structure.rows:
-        est = float(x[r.free]) if r.free >= 0 else r.value
-        se = float(se_free[r.free]) if r.free >= 0 else math.nan
-        g = r.group
-        _, _, th, _, _ = mats[g]
-        if r.matrix == "lambda":
-            std = est * sd_lv[g][r.col] / sd_ov[g][r.row]
-        elif r.matrix == "phi":
-            std = est / (sd_lv[g][r.row] * sd_lv[g][r.col])
-        elif r.matrix == "theta":
-            # variances by the total variance, residual covariances by the residual SDs (lavaan std.all)
-            if r.row == r.col:
-                std = est / sd_ov[g][r.row] ** 2
-            else:
-                resid_var = th[r.row, r.row] * th[r.col, r.col]
-                std = (
-                    est / math.sqrt(resid_var) if th[r.row, r.row] > 0 and th[r.col, r.col] > 0 else math.nan
-                )
-        elif r.matrix == "nu":
-            std = est / sd_ov[g][r.row]
-        else:
-            std = est / sd_lv[g][r.row]
-        z = est / se if se > 0 else math.nan
-        records.append(
-            {
-                "group": prepared.groups[g],
-                "lhs": r.lhs,
-                "op": r.op,
-                "rhs": r.rhs,
-                "free": r.free >= 0,
-                "estimate": est,
-                "se": se,
-                "z": z,
-                "p": float(2.0 * stats.norm.sf(abs(z))) if not math.isnan(z) else math.nan,
-                "ci_low": est - _Z975 * se if r.free >= 0 else est,
-                "ci_high": est + _Z975 * se if r.free >= 0 else est,
-                "std_all": std,
-            }
-        )
-    return pd.DataFrame(records)
-
-
-def _warn_heywood(estimates: pd.DataFrame, structure: engine.Structure) -> None:
-    resid = estimates[(estimates["op"] == "~~") & (estimates["lhs"] == estimates["rhs"])]
-    resid = resid[resid["lhs"].isin(structure.observed)]
-    neg = resid[resid["estimate"] < 0]
-    if len(neg):
-        where = ", ".join(f"{r.lhs} in group {r.group!r} ({r.estimate:.3g})" for r in neg.itertuples())
+        if r.matrix == "theta" and r.row == r.col:
+            value = float(x[r.free]) if r.free >= 0 else r.value
+            if value < 0:
+                neg.append(f"{r.lhs} in group {groups[r.group]!r} ({value:.3g})")
+    if neg:
         warnings.warn(
-            f"Heywood case: negative residual variance for {where}; the model is misspecified or the sample "
-            "too small for it, so its fit statistics and comparisons are doubtful: check the indicator, "
-            "drop it, or collect more cases",
+            f"Heywood case: negative residual variance for {', '.join(neg)}; the model is misspecified or "
+            "the sample too small for it, so its fit statistics and comparisons are doubtful: check the "
+            "indicator, drop it, or collect more cases",
             InvarianceWarning,
             stacklevel=4,
         )
-    for g in estimates["group"].unique():
-        e = estimates[(estimates["group"] == g) & (estimates["op"] == "~~")]
-        lv = e[e["lhs"].isin(structure.factors)]
-        m = len(structure.factors)
-        phi = np.zeros((m, m))
-        fx = {f: i for i, f in enumerate(structure.factors)}
-        for r in lv.itertuples():
-            phi[fx[str(r.lhs)], fx[str(r.rhs)]] = phi[fx[str(r.rhs)], fx[str(r.lhs)]] = float(r.estimate)  # type: ignore[arg-type]
+    for g, gi in enumerate(structure.indices()):
+        _, phi, _, _, _ = engine.matrices(x, gi)
         if np.linalg.eigvalsh(phi)[0] <= 0:
             warnings.warn(
-                f"the latent covariance matrix in group {g!r} is not positive definite (a factor variance "
-                "below 0 or a factor correlation beyond +-1): two factors may be one; consider merging them",
+                f"the latent covariance matrix in group {groups[g]!r} is not positive definite (a factor "
+                "variance below 0 or a factor correlation beyond +-1): two factors may be one; consider "
+                "merging them",
                 InvarianceWarning,
                 stacklevel=4,
             )

@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from lacrima._results import Result, to_jsonable
 from lacrima.crosscultural import _cfa_engine as engine
+from lacrima.crosscultural._cfa_fit import chisq_sf
 from lacrima.crosscultural.cfa import CFAResult, fit_prepared, prepare_data
 from lacrima.errors import DataError
 
@@ -61,7 +61,7 @@ def _compare(fit: CFAResult, reference: CFAResult | None, cutoffs: tuple[float, 
     row.update(
         delta_chisq=d_chisq,
         delta_df=float(d_df),
-        delta_p=float(stats.chi2.sf(d_chisq, d_df)) if d_df > 0 else np.nan,
+        delta_p=chisq_sf(d_chisq, d_df) if d_df > 0 else np.nan,
         delta_cfi=d_cfi,
         delta_rmsea=d_rmsea,
         decision="holds" if (d_cfi >= -cutoffs[0] and d_rmsea <= cutoffs[1]) else "fails",
