@@ -486,7 +486,7 @@ def main() -> None:
         help="maintenance database on 127.0.0.1 (used to create and drop the benchmark one)",
     )
     parser.add_argument("--database", default="lacrima_bench")
-    parser.add_argument("--configs", default="sync:3,sync:5,gthread:2x8")
+    parser.add_argument("--configs", default="gthread:3x4,gthread:2x8,sync:3")
     parser.add_argument("--clients", type=int, default=200, help="simulated participants, all at once")
     parser.add_argument("--requests", type=int, default=20_000, help="per configuration (half per phase)")
     parser.add_argument("--rate", type=float, default=300.0, help="paced phase: submissions/s")

@@ -323,8 +323,8 @@ def serve(
     data: Annotated[
         Path | None, typer.Option(help="Data directory (SQLite, secret key); default ./lacrima-data.")
     ] = None,
-    workers: Annotated[int, typer.Option(help="Worker processes (production server).")] = 2,
-    threads: Annotated[int, typer.Option(help="Threads per worker (production server).")] = 8,
+    workers: Annotated[int, typer.Option(help="Worker processes (production server).")] = 3,
+    threads: Annotated[int, typer.Option(help="Threads per worker (production server).")] = 4,
     access_log: Annotated[bool, typer.Option(help="Log every request to standard output.")] = True,
     dev: Annotated[bool, typer.Option(help="Use Django's development server instead of gunicorn.")] = False,
 ) -> None:
