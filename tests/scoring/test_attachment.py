@@ -66,8 +66,7 @@ def test_it_explains_absent_columns() -> None:
 
 
 def test_it_scores_ecr_items_when_given_items() -> None:
-    if "ecr_r" not in list_instruments():
-        pytest.skip("ecr_r.yaml is not shipped yet")
+    assert "ecr_r" in list_instruments()
     ecr = load_instrument("ecr_r")
     rng = np.random.default_rng(5)
     df = pd.DataFrame(rng.integers(1, 8, size=(25, len(ecr.columns))), columns=ecr.columns)
