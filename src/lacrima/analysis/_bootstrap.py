@@ -16,8 +16,9 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import special
 
+from lacrima import _dist
 from lacrima._results import Result
 from lacrima.analysis._validate import as_list, complete_rows, numeric_values, require_columns
 from lacrima.errors import DataError, SmallSampleWarning
@@ -111,6 +112,8 @@ def _pearson(data: np.ndarray) -> np.ndarray:
 
 
 def _ranks(data: np.ndarray) -> np.ndarray:
+    from scipy import stats  # imported here: scipy.stats is slow to import
+
     return np.asarray(stats.rankdata(data, axis=-2), dtype=float)
 
 
@@ -196,7 +199,7 @@ def _norm_inter(t: np.ndarray, alpha: np.ndarray) -> np.ndarray:
         elif k[i] == rk[i]:
             out[i] = ts[k[i] - 1]
         else:
-            z, zk, zk1 = stats.norm.ppf([alpha[i], k[i] / (r + 1), (k[i] + 1) / (r + 1)])
+            z, zk, zk1 = _dist.norm_ppf([alpha[i], k[i] / (r + 1), (k[i] + 1) / (r + 1)])
             out[i] = ts[k[i] - 1] + (z - zk) / (zk1 - zk) * (ts[k[i]] - ts[k[i] - 1])
     return out
 
@@ -218,7 +221,7 @@ def bca_interval(
     """
     t = np.asarray(t, dtype=float)
     t = t[np.isfinite(t)]
-    z0 = float(stats.norm.ppf(np.mean(t < t0)))
+    z0 = float(_dist.norm_ppf(np.mean(t < t0)))
     lv = np.asarray(influence, dtype=float)
     a = float(np.sum(lv**3) / (6 * np.sum(lv**2) ** 1.5))
     if not (np.isfinite(z0) and np.isfinite(a)):
@@ -230,8 +233,8 @@ def bca_interval(
             stacklevel=2,
         )
         return (float("nan"), float("nan")), z0, a
-    zalpha = stats.norm.ppf([(1 - level) / 2, (1 + level) / 2])
-    adj = stats.norm.cdf(z0 + (z0 + zalpha) / (1 - a * (z0 + zalpha)))
+    zalpha = _dist.norm_ppf([(1 - level) / 2, (1 + level) / 2])
+    adj = _dist.norm_cdf(z0 + (z0 + zalpha) / (1 - a * (z0 + zalpha)))
     lo, hi = _norm_inter(t, adj)
     return (float(lo), float(hi)), z0, a
 

@@ -9,8 +9,8 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from lacrima import _dist
 from lacrima._results import Result
 from lacrima.analysis._adjust import AdjustMethod, adjust_p
 from lacrima.analysis._validate import as_list, complete_rows, numeric_values
@@ -93,6 +93,8 @@ def _residualise(values: np.ndarray, covariates: np.ndarray) -> np.ndarray:
 
 
 def _rank(x: np.ndarray) -> np.ndarray:
+    from scipy import stats  # imported here: scipy.stats is slow to import
+
     return stats.rankdata(x, axis=0)
 
 
@@ -177,8 +179,8 @@ def correlate(
     r = float(np.sum(xy[:, 0] * xy[:, 1]) / np.sqrt(ss[0] * ss[1]))
     r = min(1.0, max(-1.0, r))
     t = r * np.sqrt(dof / (1.0 - r * r)) if abs(r) < 1 else np.copysign(np.inf, r)
-    p = float(2 * stats.t.sf(abs(t), dof))
-    zcrit = float(stats.norm.ppf(0.5 + level / 2))
+    p = float(2 * _dist.t_sf(abs(t), dof))
+    zcrit = float(_dist.norm_ppf(0.5 + level / 2))
     half = zcrit / np.sqrt(n - k - 3)
     with np.errstate(divide="ignore"):  # r = +-1 gives z = +-inf and the degenerate interval (r, r)
         z = np.arctanh(r)

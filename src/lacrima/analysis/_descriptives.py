@@ -8,8 +8,8 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from lacrima import _dist
 from lacrima._results import Result
 from lacrima.analysis._validate import as_list, numeric_values, require_columns
 from lacrima.errors import DataError
@@ -174,7 +174,7 @@ class Prevalence(Result):
 def _wilson(count: float, n: int, level: float) -> tuple[float, float]:
     if n == 0:
         return float("nan"), float("nan")
-    z = float(stats.norm.ppf(0.5 + level / 2.0))
+    z = float(_dist.norm_ppf(0.5 + level / 2.0))
     p = count / n
     centre = p + z * z / (2 * n)
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, special, stats
+from scipy import optimize, special
 
+from lacrima import _dist
 from lacrima._results import Result
 from lacrima.analysis._validate import split_groups
 from lacrima.errors import DataError
@@ -31,7 +32,7 @@ def _ncp_interval(t_obs: float, df: float, level: float) -> tuple[float, float]:
 
     def root(target: float) -> float:
         def f(ncp: float) -> float:
-            return float(stats.nct.cdf(t_obs, df, ncp)) - target
+            return float(_dist.nct_cdf(t_obs, df, ncp)) - target
 
         width = 2.0 + 0.5 * abs(t_obs)
         lo, hi = t_obs - width, t_obs + width
@@ -175,8 +176,8 @@ def compare_groups(
     dof = se2**2 / ((v1 / n1) ** 2 / (n1 - 1) + (v2 / n2) ** 2 / (n2 - 1))
     diff = m2 - m1
     t = diff / se
-    p = float(2 * stats.t.sf(abs(t), dof))
-    q = float(stats.t.ppf(0.5 + level / 2, dof))
+    p = float(2 * _dist.t_sf(abs(t), dof))
+    q = float(_dist.t_ppf(0.5 + level / 2, dof))
     df_pooled = n1 + n2 - 2
     sp = np.sqrt(((n1 - 1) * v1 + (n2 - 1) * v2) / df_pooled)
     d = diff / sp
@@ -259,6 +260,8 @@ def mann_whitney(
     -----
     Checked against ``wilcox.test(y[g == g2], y[g == g1])`` in ``tests/reference/battery.R``.
     """
+    from scipy import stats  # imported here: scipy.stats is slow to import
+
     levels, (y1, y2), excluded = split_groups(df, dv, group, groups, exactly=2)
     if y1.size == 0 or y2.size == 0:
         raise DataError(f"a group of {group!r} has no complete cases for {dv!r}")
@@ -280,7 +283,7 @@ def mann_whitney(
         if sigma == 0:
             raise DataError(f"{dv!r} takes a single value in both groups; the rank-sum test is undefined")
         z = (z - (0.5 * np.sign(z) if correct else 0.0)) / sigma
-        p = float(2 * min(stats.norm.cdf(z), stats.norm.sf(z)))
+        p = float(2 * min(_dist.norm_cdf(z), _dist.norm_sf(z)))
     return MannWhitney(
         dv=dv,
         group=group,

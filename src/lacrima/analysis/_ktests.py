@@ -8,8 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import special
 
+from lacrima import _dist
 from lacrima._results import Result
 from lacrima.analysis._groups import _need_two_each
 from lacrima.analysis._validate import require_columns, split_groups
@@ -98,7 +99,7 @@ def welch_anova(
         f=float(f),
         df1=float(k - 1),
         df2=float(df2),
-        p=float(stats.f.sf(f, k - 1, df2)),
+        p=float(_dist.f_sf(f, k - 1, df2)),
         eta_squared=ss_between / ss_total,
         omega_squared=(ss_between - (k - 1) * ms_within) / (ss_total + ms_within),
         means=_describe_groups(levels, values),
@@ -128,6 +129,8 @@ def kruskal(df: pd.DataFrame, dv: str, group: str, groups: Sequence[Hashable] | 
     Checked against ``kruskal.test(y ~ g)`` in ``tests/reference/battery.R``; epsilon^2 is the formula of
     ``effectsize::rank_epsilon_squared`` (Tomczak & Tomczak, 2014).
     """
+    from scipy import stats  # imported here: scipy.stats is slow to import
+
     levels, values, excluded = split_groups(df, dv, group, groups)
     empty = [lv for lv, v in zip(levels, values, strict=True) if v.size == 0]
     if empty:
@@ -259,7 +262,7 @@ def crosstab_test(
         with np.errstate(divide="ignore", invalid="ignore"):
             odds = float((x[0, 0] * x[1, 1]) / (x[0, 1] * x[1, 0]))
         if np.all(x > 0):
-            half = float(stats.norm.ppf(0.5 + level / 2)) * np.sqrt(np.sum(1 / x))
+            half = float(_dist.norm_ppf(0.5 + level / 2)) * np.sqrt(np.sum(1 / x))
             odds_ci = (float(np.exp(np.log(odds) - half)), float(np.exp(np.log(odds) + half)))
     return CrosstabTest(
         a=a,
@@ -268,7 +271,7 @@ def crosstab_test(
         expected=pd.DataFrame(e, index=observed.index, columns=observed.columns),
         chi2=chi2,
         df=dof,
-        p=float(stats.chi2.sf(chi2, dof)),
+        p=float(_dist.chi2_sf(chi2, dof)),
         correct=correct and is_2x2,
         cramers_v=float(np.sqrt(chi2_plain / (n * (min(x.shape) - 1)))),
         fisher_p=fisher_p,

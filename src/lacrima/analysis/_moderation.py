@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from lacrima import _dist
 from lacrima._results import Result
 from lacrima.analysis._validate import as_list, complete_rows, numeric_values
 from lacrima.errors import DataError
@@ -226,14 +226,14 @@ def moderation(
     beta, vcov = fit.beta, fit.vcov
     se = np.sqrt(np.diag(vcov))
     dfr = fit.df_resid
-    tcrit = float(stats.t.ppf(0.5 + level / 2, dfr))
+    tcrit = float(_dist.t_ppf(0.5 + level / 2, dfr))
     tvals = beta / se
     coefficients = pd.DataFrame(
         {
             "estimate": beta,
             "se": se,
             "t": tvals,
-            "p": 2 * stats.t.sf(np.abs(tvals), dfr),
+            "p": 2 * _dist.t_sf(np.abs(tvals), dfr),
             "ci_low": beta - tcrit * se,
             "ci_high": beta + tcrit * se,
         },
@@ -253,7 +253,7 @@ def moderation(
                 "estimate": est,
                 "se": s,
                 "t": t,
-                "p": float(2 * stats.t.sf(abs(t), dfr)),
+                "p": float(2 * _dist.t_sf(abs(t), dfr)),
                 "ci_low": est - tcrit * s,
                 "ci_high": est + tcrit * s,
             }
@@ -279,7 +279,7 @@ def moderation(
         r2=float(fit.rsquared),
         r2_change=r2_change,
         f_change=float(f_change),
-        p_change=float(stats.f.sf(f_change, 1, dfr)),
+        p_change=float(_dist.f_sf(f_change, 1, dfr)),
         df_resid=dfr,
         simple_slopes=pd.DataFrame(rows),
         johnson_neyman=jn,

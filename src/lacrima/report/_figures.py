@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+
+from lacrima import _dist
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -60,7 +61,7 @@ def scatter_fit(
         grid = np.linspace(d[x].min(), d[x].max(), 100)
         G = np.column_stack([np.ones_like(grid), grid])
         se = np.sqrt(s2 * np.einsum("ij,jk,ik->i", G, np.linalg.inv(X.T @ X), G))
-        tq = stats.t.ppf(0.5 + level / 2, n - 2)
+        tq = _dist.t_ppf(0.5 + level / 2, n - 2)
         fit = G @ beta
         ax.fill_between(grid, fit - tq * se, fit + tq * se, color=PALETTE[0], alpha=0.18, lw=0)
         ax.plot(grid, fit, color=PALETTE[0], lw=2)
@@ -85,7 +86,7 @@ def group_plot(
         ax.scatter(i + rng.uniform(-0.15, 0.15, len(pts)), pts, s=12, alpha=0.45, color=PALETTE[i % 6], lw=0)
         m = vals.mean()
         if len(vals) > 1:
-            half = stats.t.ppf(0.975, len(vals) - 1) * vals.std(ddof=1) / np.sqrt(len(vals))
+            half = _dist.t_ppf(0.975, len(vals) - 1) * vals.std(ddof=1) / np.sqrt(len(vals))
             ax.errorbar(i + 0.3, m, yerr=half, fmt="o", color="black", capsize=4, ms=5)
         else:
             ax.plot(i + 0.3, m, "o", color="black", ms=5)

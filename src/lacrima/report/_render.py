@@ -486,24 +486,29 @@ def _software(report: Report, doc: HtmlReport) -> None:
     )
 
 
-def _register_sections() -> None:
-    from lacrima.report._render_longitudinal import longitudinal_section
-    from lacrima.report._render_multisite import multisite_section
+def _extra_sections(report: Report) -> list[Callable[[Report, HtmlReport], None]]:
+    """Renderers for the optional parts the report carries (imported only when needed: the longitudinal
+    one pulls in pyarrow and scipy.stats)."""
+    sections = list(EXTRA_SECTIONS)
+    if "multisite" in report.extras:
+        from lacrima.report._render_multisite import multisite_section
 
-    for section in (multisite_section, longitudinal_section):
-        if section not in EXTRA_SECTIONS:
-            EXTRA_SECTIONS.append(section)
+        sections.append(multisite_section)
+    if "longitudinal" in report.extras:
+        from lacrima.report._render_longitudinal import longitudinal_section
+
+        sections.append(longitudinal_section)
+    return sections
 
 
 def build_html(report: Report) -> HtmlReport:
-    _register_sections()
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     doc = HtmlReport(
         title=report.title, subtitle=f"N = {len(report.data):,} \u00b7 generated {now} by lacrima"
     )
     for part in (_scorecard, _methods, _sample, _measures, _correlations, _groups, _moderation):
         part(report, doc)
-    for extra in EXTRA_SECTIONS:
+    for extra in _extra_sections(report):
         extra(report, doc)
     _notes(report, doc)
     _software(report, doc)

@@ -9,8 +9,9 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import optimize
 
+from lacrima import _dist
 from lacrima._results import Result
 from lacrima.errors import ConvergenceWarning, DataError, LacrimaWarning, Problem
 from lacrima.instruments import Instrument
@@ -102,8 +103,8 @@ def _alpha(cov: np.ndarray) -> float:
 def _feldt(alpha: float, n: int, k: int, level: float) -> tuple[float, float]:
     a = 1.0 - level
     df1, df2 = n - 1, (n - 1) * (k - 1)
-    low = 1.0 - (1.0 - alpha) * stats.f.ppf(1.0 - a / 2.0, df1, df2)
-    high = 1.0 - (1.0 - alpha) * stats.f.ppf(a / 2.0, df1, df2)
+    low = 1.0 - (1.0 - alpha) * _dist.f_ppf(1.0 - a / 2.0, df1, df2)
+    high = 1.0 - (1.0 - alpha) * _dist.f_ppf(a / 2.0, df1, df2)
     return float(low), float(high)
 
 
