@@ -19,14 +19,21 @@ MAX_POINTS = 5000
 PALETTE = ["#2f5d8a", "#c0504d", "#6a9a3a", "#8064a2", "#d08a1e", "#3b9ab2"]
 
 
-def _figure(width: float = 5.2, height: float = 3.6) -> Figure:
+def _figure(width: float = 5.2, height: float = 3.6, *, fixed: bool = False) -> Figure:
+    """A figure for the report. ``fixed`` uses fixed margins (for plots whose labels have a known size),
+    which renders about twice as fast as matplotlib's constrained layout."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height), layout="constrained")
-    return fig
+    if fixed:
+        fig = Figure(figsize=(width, height))
+        fig.subplots_adjust(
+            left=0.8 / width, right=1 - 0.15 / width, bottom=0.6 / height, top=1 - 0.15 / height
+        )
+        return fig
+    return Figure(figsize=(width, height), layout="constrained")
 
 
 def _style(ax: Any) -> None:
@@ -39,7 +46,7 @@ def scatter_fit(
 ) -> Figure:
     """Scatter plot with the OLS line and its confidence band for the mean."""
     d = data[[x, y]].dropna().astype(float)
-    fig = _figure()
+    fig = _figure(fixed=True)
     ax = fig.add_subplot()
     rng = np.random.default_rng(0)
     jitter = 0.0 if d[x].nunique() > 15 else 0.04 * (d[x].max() - d[x].min() or 1.0)
@@ -75,7 +82,7 @@ def group_plot(
     data: pd.DataFrame, dv: str, group: str, *, order: Sequence[Any], labels: Sequence[str], ylabel: str
 ) -> Figure:
     """Raw points per group with the mean and its 95% CI."""
-    fig = _figure(4.4, 3.6)
+    fig = _figure(4.4, 3.6, fixed=True)
     ax = fig.add_subplot()
     rng = np.random.default_rng(1)
     for i, level in enumerate(order):
