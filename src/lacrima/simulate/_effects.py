@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -20,6 +20,7 @@ __all__ = [
     "LATENT_NAMES",
     "StudyEffects",
     "as_study_effects",
+    "coerce_effects",
     "correlation_matrix",
 ]
 
@@ -232,26 +233,39 @@ def _canonical(a: str, b: str) -> tuple[str, str]:
     return (a, b) if ia <= ib else (b, a)
 
 
-def as_study_effects(effects: StudyEffects | Mapping[str, Any] | None) -> StudyEffects:
-    """Build and check a :class:`StudyEffects` from ``None``, an instance, or a mapping of field values."""
+class _Effects(Protocol):
+    def problems(self) -> list[Problem]: ...
+
+
+E = TypeVar("E", bound=_Effects)
+
+
+def coerce_effects(cls: type[E], effects: E | Mapping[str, Any] | None, what: str) -> E:
+    """An effects dataclass of type ``cls`` from ``None`` (defaults), an instance, or a mapping of field
+    values; every problem with the values raises one DataError naming ``what``."""
     if effects is None:
-        result = StudyEffects()
-    elif isinstance(effects, StudyEffects):
+        result = cls()
+    elif isinstance(effects, cls):
         result = effects
     elif isinstance(effects, Mapping):
-        names = {f.name for f in dataclasses.fields(StudyEffects)}
+        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
         unknown = sorted(set(effects) - names)
         if unknown:
             raise DataError(f"effects names unknown settings {unknown}; the settings are {sorted(names)}")
-        result = StudyEffects(**dict(effects))
+        result = cls(**dict(effects))
     else:
         raise DataError(
-            f"effects is a {type(effects).__name__}; pass None, a StudyEffects or a dict of its fields"
+            f"effects is a {type(effects).__name__}; pass None, a {cls.__name__} or a dict of its fields"
         )
     problems = result.problems()
     if problems:
-        raise DataError("the planted effects are not usable", problems)
+        raise DataError(f"the planted {what} are not usable", problems)
     return result
+
+
+def as_study_effects(effects: StudyEffects | Mapping[str, Any] | None) -> StudyEffects:
+    """Build and check a :class:`StudyEffects` from ``None``, an instance, or a mapping of field values."""
+    return coerce_effects(StudyEffects, effects, "effects")
 
 
 def correlation_matrix(effects: StudyEffects, effect_scale: float = 1.0) -> pd.DataFrame:

@@ -13,6 +13,8 @@ from scipy import special
 
 from lacrima.errors import DataError, Problem
 from lacrima.instruments import Instrument, list_instruments, load_instrument
+from lacrima.scoring import attachment_style
+from lacrima.simulate._effects import coerce_effects
 from lacrima.simulate._items import apply_show_if, cut_to_scale, items_from_latent, mcar
 from lacrima.simulate._sites import GENDERS, Site, as_site_list, make_rng
 
@@ -20,7 +22,6 @@ __all__ = ["SessionEffects", "SimulatedSessions", "simulate_sessions"]
 
 ECR_CENTRE = 4.0
 # the labels and rule of lacrima.scoring.attachment_style (cut at the midpoint, high = strictly above)
-ATTACHMENT_STYLES = ("secure", "anxious_preoccupied", "avoidant_dismissing", "fearful")
 
 
 @dataclass(frozen=True)
@@ -129,35 +130,6 @@ class SimulatedSessions:
         )
 
 
-def _attachment_style(anxiety: np.ndarray, avoidance: np.ndarray) -> np.ndarray:
-    """Attachment style by quadrant of the ECR dimensions, cut at the scale midpoint 4."""
-    idx = (np.asarray(anxiety) > ECR_CENTRE).astype(int) + 2 * (np.asarray(avoidance) > ECR_CENTRE).astype(
-        int
-    )
-    return np.asarray(ATTACHMENT_STYLES, dtype=object)[idx]
-
-
-def _as_effects(effects: SessionEffects | Mapping[str, Any] | None) -> SessionEffects:
-    if effects is None:
-        result = SessionEffects()
-    elif isinstance(effects, SessionEffects):
-        result = effects
-    elif isinstance(effects, Mapping):
-        names = {f.name for f in dataclasses.fields(SessionEffects)}
-        unknown = sorted(set(effects) - names)
-        if unknown:
-            raise DataError(f"effects names unknown settings {unknown}; the settings are {sorted(names)}")
-        result = SessionEffects(**dict(effects))
-    else:
-        raise DataError(
-            f"effects is a {type(effects).__name__}; pass None, a SessionEffects or a dict of its fields"
-        )
-    problems = result.problems()
-    if problems:
-        raise DataError("the planted session effects are not usable", problems)
-    return result
-
-
 def _checkin_instrument(given: Instrument | None) -> Instrument | None:
     if given is not None:
         return given
@@ -241,7 +213,7 @@ def simulate_sessions(
     >>> sim = lc.simulate_sessions(n_clients=200, n_therapists=10, seed=3)  # doctest: +SKIP
     >>> sim.data["cried"].mean()  # doctest: +SKIP
     """
-    eff = _as_effects(effects)
+    eff = coerce_effects(SessionEffects, effects, "session effects")
     site_list = as_site_list(sites)
     problems = []
     if not isinstance(n_clients, (int, np.integer)) or n_clients < 1:
@@ -271,7 +243,9 @@ def simulate_sessions(
     anxiety = np.clip(eff.ecr_anxiety_mean + eff.ecr_anxiety_sd * z[:, 0], 1.0, 7.0)
     avoidance = np.clip(eff.ecr_avoidance_mean + eff.ecr_avoidance_sd * z2, 1.0, 7.0)
     anx_c, avo_c = anxiety - ECR_CENTRE, avoidance - ECR_CENTRE
-    style = _attachment_style(anxiety, avoidance)
+    style = attachment_style(
+        pd.DataFrame({"ecr_anxiety": anxiety, "ecr_avoidance": avoidance}), cut=ECR_CENTRE
+    ).to_numpy(dtype=object)
     u_cry = rng.standard_normal(n_c) * eff.cry_client_sd
     zb = rng.standard_normal((n_c, 2))
     b0 = eff.client_intercept_sd * zb[:, 0]
