@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
@@ -83,6 +84,21 @@ class Correlation(Result):
                 }
             ]
         )
+
+
+def correlation_inference(r: float, n: int, k: int, level: float) -> tuple[float, float, tuple[float, float]]:
+    """t, two-sided p (df = n - k - 2) and Fisher-z interval (SE 1/sqrt(n - k - 3)) of a (partial)
+    correlation ``r`` from ``n`` cases with ``k`` covariates, as ``cor.test`` / ``psych::partial.r``."""
+    dof = n - k - 2
+    t = r * math.sqrt(dof / (1.0 - r * r)) if abs(r) < 1 else math.copysign(math.inf, r)
+    p = float(2 * _dist.t_sf(abs(t), dof))
+    if n - k - 3 <= 0:
+        return t, p, (math.nan, math.nan)
+    half = float(_dist.norm_ppf(0.5 + level / 2)) / math.sqrt(n - k - 3)
+    if abs(r) == 1:  # z = +-inf: the degenerate interval (r, r)
+        return t, p, (r, r)
+    z = math.atanh(r)
+    return t, p, (math.tanh(z - half), math.tanh(z + half))
 
 
 def _residualise(values: np.ndarray, covariates: np.ndarray) -> np.ndarray:
@@ -178,13 +194,7 @@ def correlate(
         )
     r = float(np.sum(xy[:, 0] * xy[:, 1]) / np.sqrt(ss[0] * ss[1]))
     r = min(1.0, max(-1.0, r))
-    t = r * np.sqrt(dof / (1.0 - r * r)) if abs(r) < 1 else np.copysign(np.inf, r)
-    p = float(2 * _dist.t_sf(abs(t), dof))
-    zcrit = float(_dist.norm_ppf(0.5 + level / 2))
-    half = zcrit / np.sqrt(n - k - 3)
-    with np.errstate(divide="ignore"):  # r = +-1 gives z = +-inf and the degenerate interval (r, r)
-        z = np.arctanh(r)
-    ci = (float(np.tanh(z - half)), float(np.tanh(z + half)))
+    t, p, ci = correlation_inference(r, n, k, level)
     return Correlation(
         x=x,
         y=y,

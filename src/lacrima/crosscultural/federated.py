@@ -23,6 +23,7 @@ import pandas as pd
 from scipy import stats
 
 from lacrima._results import Result
+from lacrima.analysis._correlation import correlation_inference
 from lacrima.crosscultural._fed_schema import (
     IDENTIFIER_COLUMNS,
     MISSING_LEVEL,
@@ -349,12 +350,8 @@ class PooledSummary(Result):
         df = self.n - 2 - kc
         if df < 1:
             raise DataError(f"n = {self.n} is too small for a correlation with {kc} covariates")
-        t = r * math.sqrt(df / (1.0 - r**2)) if abs(r) < 1 else math.copysign(math.inf, r)
-        p = float(2.0 * stats.t.sf(abs(t), df))
-        if self.n - 3 - kc > 0 and abs(r) < 1:
-            half = float(stats.norm.ppf(0.5 + level / 2.0)) / math.sqrt(self.n - 3 - kc)
-            ci = (math.tanh(math.atanh(r) - half), math.tanh(math.atanh(r) + half))
-        else:
+        t, p, ci = correlation_inference(r, self.n, kc, level)
+        if abs(r) == 1:
             ci = (math.nan, math.nan)
         return PooledCorrelation(
             x=x, y=y, covar=tuple(cov_names), r=r, n=self.n, df=df, t=t, p=p, ci=ci, level=level
