@@ -30,8 +30,6 @@ VERDICT_CLASS = {
     "not run": "bad",
 }
 
-# Extra sections (cross-cultural, longitudinal) register here: each gets the report and the builder.
-EXTRA_SECTIONS: list[Callable[[Report, HtmlReport], None]] = []
 
 
 def _effect(r: HypothesisResult) -> str:
@@ -489,7 +487,7 @@ def _software(report: Report, doc: HtmlReport) -> None:
 def _extra_sections(report: Report) -> list[Callable[[Report, HtmlReport], None]]:
     """Renderers for the optional parts the report carries (imported only when needed: the longitudinal
     one pulls in pyarrow and scipy.stats)."""
-    sections = list(EXTRA_SECTIONS)
+    sections: list[Callable[[Report, HtmlReport], None]] = []
     if "multisite" in report.extras:
         from lacrima.report._render_multisite import multisite_section
 

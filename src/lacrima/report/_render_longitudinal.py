@@ -293,7 +293,7 @@ def render_longitudinal(result: LongitudinalResults, doc: HtmlReport) -> None:
 
 
 def longitudinal_section(report: Report, doc: HtmlReport) -> None:
-    """Report hook for ``EXTRA_SECTIONS``: renders ``report.extras["longitudinal"]`` when present."""
+    """Report section hook (called by report._render): renders ``report.extras["longitudinal"]`` when present."""
     result = report.extras.get("longitudinal") if report.extras else None
     if result is not None:
         render_longitudinal(result, doc)

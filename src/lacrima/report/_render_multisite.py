@@ -366,7 +366,7 @@ def render_multisite(result: MultiSiteResult, doc: HtmlReport) -> None:
 
 
 def multisite_section(report: Report, doc: HtmlReport) -> None:
-    """Report hook for ``EXTRA_SECTIONS``: renders ``report.extras["multisite"]`` when present."""
+    """Report section hook (called by report._render): renders ``report.extras["multisite"]`` when present."""
     result = report.extras.get("multisite") if report.extras else None
     if result is not None:
         render_multisite(result, doc)
