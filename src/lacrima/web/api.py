@@ -22,7 +22,7 @@ from ninja.security import HttpBearer
 from lacrima.web.accounts.models import ApiToken
 from lacrima.web.audit.log import record
 from lacrima.web.participate.checkins import CheckinLink, link_for_token, save_checkin
-from lacrima.web.participate.pages import Page, validate_page
+from lacrima.web.participate.pages import checkin_page, validate_page
 
 api = NinjaAPI(title="lacrima", version="1", urls_namespace="api")
 
@@ -63,19 +63,6 @@ class Problem(Schema):
     errors: dict[str, str] = {}
 
 
-_PAGES: dict[tuple[str, ...], Page] = {}
-
-
-def _checkin_page(instrument_ids: list[str]) -> Page:
-    from lacrima.instruments import load_instrument
-
-    key = tuple(instrument_ids)
-    if key not in _PAGES:
-        instruments = [load_instrument(i) for i in instrument_ids]
-        _PAGES[key] = Page(0, instruments[0], tuple(it for ins in instruments for it in ins.items))
-    return _PAGES[key]
-
-
 @api.post(
     "/checkins",
     auth=ParticipantToken(),
@@ -92,7 +79,7 @@ def submit_checkin(request: HttpRequest, payload: CheckinIn) -> Status[Any]:
         return Status(
             422, {"detail": "session must be between 1 and 500", "errors": {"session": "out of range"}}
         )
-    page = _checkin_page(list(link.instruments))
+    page = checkin_page(tuple(link.instruments))
     post = {
         k: ("" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))
         for k, v in payload.answers.items()

@@ -6,6 +6,7 @@ fields reject the whole page, and only a page that validates in full is saved.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -58,6 +59,13 @@ def build_pages(instrument_ids: Sequence[str]) -> list[Page]:
         if chunk:
             pages.append(Page(len(pages), ins, tuple(chunk)))
     return pages
+
+
+@functools.cache
+def checkin_page(instrument_ids: tuple[str, ...]) -> Page:
+    """All items of a study's check-in instruments on one page (a check-in takes under a minute)."""
+    instruments = [load_instrument(i) for i in instrument_ids]
+    return Page(0, instruments[0], tuple(it for ins in instruments for it in ins.items))
 
 
 def is_visible(item: Item, answers: Mapping[str, Any]) -> bool:

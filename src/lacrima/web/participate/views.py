@@ -16,13 +16,12 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from lacrima.instruments import load_instrument
 from lacrima.web.access import get_invitation_for_participant
 from lacrima.web.audit.log import record
 from lacrima.web.participate.catalog import SUPPORTED, Catalog, direction, text
 from lacrima.web.participate.checkins import link_for_invitation, save_checkin
 from lacrima.web.participate.models import Consent, Response
-from lacrima.web.participate.pages import Page, build_pages, validate_page, visible_items
+from lacrima.web.participate.pages import Page, build_pages, checkin_page, validate_page, visible_items
 from lacrima.web.studies.models import ConsentVersion, Invitation
 
 LANG_NAMES = {"en": "English", "it": "Italiano", "he": "עברית"}
@@ -278,13 +277,6 @@ def survey(request: HttpRequest, token: str) -> HttpResponse:
     return redirect("participate:survey", token=token)
 
 
-def _checkin_items(inv: Invitation) -> list[Any]:
-    items: list[Any] = []
-    for iid in inv.study.checkin_instruments:
-        items.extend(load_instrument(iid).items)
-    return items
-
-
 def _next_session(inv: Invitation) -> int:
     last = Response.objects.filter(
         client=inv.client, kind=Response.Kind.CHECKIN, completed_at__isnull=False
@@ -302,8 +294,7 @@ def checkin(request: HttpRequest, token: str) -> HttpResponse:
     language = _language(request, inv)
     if language is None or not _consent_given(inv):
         return redirect("participate:entry", token=token)
-    instruments = [load_instrument(i) for i in inv.study.checkin_instruments]
-    page = Page(0, instruments[0], tuple(_checkin_items(inv)))
+    page = checkin_page(tuple(inv.study.checkin_instruments))
     session_default = _next_session(inv)
     result = None
     status = 200
