@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -14,7 +14,7 @@ from lacrima._results import Result
 from lacrima.analysis._validate import as_list, numeric_values, require_columns
 from lacrima.errors import DataError
 
-__all__ = ["Descriptives", "Prevalence", "descriptives", "prevalence"]
+__all__ = ["Descriptives", "Prevalence", "descriptives", "prevalence", "wilson_interval"]
 
 MomentType = Literal[1, 2, 3]
 
@@ -171,15 +171,33 @@ class Prevalence(Result):
         return self.rows.copy()
 
 
-def _wilson(count: float, n: int, level: float) -> tuple[float, float]:
-    if n == 0:
-        return float("nan"), float("nan")
+def wilson_interval(count: Any, n: Any, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval for proportions ``count / n`` (arrays allowed); NaN where ``n`` is 0.
+
+    Notes
+    -----
+    Equal to R's ``prop.test(count, n, correct = FALSE)$conf.int`` (``tests/reference/sessions.R``,
+    ``battery.R``).
+    """
+    if not 0.0 < level < 1.0:
+        raise DataError(f"level is {level!r}; give a confidence level between 0 and 1, e.g. 0.95")
+    k = np.asarray(count, dtype="float64")
+    m = np.asarray(n, dtype="float64")
     z = float(_dist.norm_ppf(0.5 + level / 2.0))
-    p = count / n
-    centre = p + z * z / (2 * n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    denom = 1 + z * z / n
-    return max(0.0, (centre - half) / denom), min(1.0, (centre + half) / denom)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = k / m
+        centre = p + z * z / (2.0 * m)
+        half = z * np.sqrt(p * (1.0 - p) / m + z * z / (4.0 * m * m))
+        denom = 1.0 + z * z / m
+        low = np.clip((centre - half) / denom, 0.0, 1.0)
+        high = np.clip((centre + half) / denom, 0.0, 1.0)
+    empty = m <= 0
+    return np.where(empty, np.nan, low), np.where(empty, np.nan, high)
+
+
+def _wilson(count: float, n: int, level: float) -> tuple[float, float]:
+    low, high = wilson_interval(count, n, level)
+    return float(low), float(high)
 
 
 def prevalence(df: pd.DataFrame, column: str, by: str | None = None, *, level: float = 0.95) -> Prevalence:

@@ -20,9 +20,9 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
-from scipy import stats
 
 from lacrima._results import Result
+from lacrima.analysis._descriptives import wilson_interval
 from lacrima.errors import DataError, Problem
 
 __all__ = ["SessionSummary", "read_sessions", "summarise_sessions", "wilson_interval"]
@@ -32,29 +32,6 @@ Filters: TypeAlias = Any
 # partial aggregates are folded into running totals after this many batches, so memory stays bounded by
 # (number of groups) x FOLD_EVERY rows however long the archive is
 FOLD_EVERY = 64
-
-
-def wilson_interval(count: Any, n: Any, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval for proportions ``count / n`` (arrays allowed); NaN where ``n`` is 0.
-
-    Notes
-    -----
-    Equal to R's ``prop.test(count, n, correct = FALSE)$conf.int`` (``tests/reference/sessions.R``).
-    """
-    if not 0.0 < level < 1.0:
-        raise DataError(f"level is {level!r}; give a confidence level between 0 and 1, e.g. 0.95")
-    k = np.asarray(count, dtype="float64")
-    m = np.asarray(n, dtype="float64")
-    z = float(stats.norm.ppf(0.5 + level / 2.0))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = k / m
-        centre = p + z * z / (2.0 * m)
-        half = z * np.sqrt(p * (1.0 - p) / m + z * z / (4.0 * m * m))
-        denom = 1.0 + z * z / m
-        low = np.clip((centre - half) / denom, 0.0, 1.0)
-        high = np.clip((centre + half) / denom, 0.0, 1.0)
-    empty = m <= 0
-    return np.where(empty, np.nan, low), np.where(empty, np.nan, high)
 
 
 def _open(
