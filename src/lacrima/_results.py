@@ -74,6 +74,7 @@ class Result:
         return out
 
     def _repr_html_(self) -> str:
-        return f"<strong>{type(self).__name__}</strong>" + self.table().to_html(
-            index=not isinstance(self.table().index, pd.RangeIndex)
+        frame = self.table()
+        return f"<strong>{type(self).__name__}</strong>" + frame.to_html(
+            index=not isinstance(frame.index, pd.RangeIndex)
         )

@@ -300,11 +300,6 @@ def main() -> None:
         sys.exit(2)
 
 
-def _out_dir(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 def _django_setup(data: Path | None) -> None:
     import os
 

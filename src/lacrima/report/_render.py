@@ -31,7 +31,6 @@ VERDICT_CLASS = {
 }
 
 
-
 def _effect(r: HypothesisResult) -> str:
     bounded = r.effect in ("r", "partial r", "rho")
     est = fmt_r(r.estimate) if bounded else fmt_num(r.estimate)
