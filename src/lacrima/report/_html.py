@@ -1,21 +1,17 @@
-"""A small builder for one self-contained HTML report (inline CSS, figures embedded as base64 PNG)."""
+"""A small builder for one self-contained HTML report (inline CSS, figures as inline SVG)."""
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
+from lacrima.report._chart import Chart
 
-__all__ = ["HtmlReport", "Section", "figure_to_data_uri", "table_html"]
+__all__ = ["HtmlReport", "Section", "table_html"]
 
 CSS = """
 :root { --ink: #1f2430; --muted: #5b6475; --rule: #c9ced8; --accent: #2f5d8a; --bg: #ffffff; }
@@ -42,20 +38,13 @@ table.apa thead th.text { text-align: left; }
 table.apa tbody tr:last-child td { border-bottom: 2px solid var(--ink); }
 p.note { font-size: .85rem; color: var(--muted); margin-top: -1rem; }
 figure { margin: 1rem 0 1.8rem; }
-figure img { max-width: 100%; height: auto; border: 1px solid #eef0f4; }
+figure svg.chart { display: block; max-width: 100%; height: auto; border: 1px solid #eef0f4; }
 figcaption { font-size: .9rem; color: var(--muted); }
 figcaption .num { font-weight: bold; color: var(--ink); }
 .warning { background: #fff6e0; border-left: 4px solid #d59a00; padding: .5rem .8rem; margin: .8rem 0; }
 .ok { color: #1f7a3a; } .bad { color: #a8322d; } .mixed { color: #9a6a00; }
 @media print { nav.toc { display: none; } body { max-width: none; } }
 """
-
-
-def figure_to_data_uri(fig: Figure, dpi: int = 110) -> str:
-    """Render a matplotlib figure to a base64 PNG data URI and close it."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)  # figures use constrained layout: no second "tight" pass
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def table_html(
@@ -148,11 +137,11 @@ class HtmlReport:
         )
         return self._tables
 
-    def figure(self, section: Section, fig: Any, caption: str, alt: str) -> int:
+    def figure(self, section: Section, chart: Chart, caption: str, alt: str) -> int:
         self._figures += 1
-        uri = figure_to_data_uri(fig)
+        svg = chart.to_svg(ident=f"f{self._figures}", description=alt)
         section.parts.append(
-            f'<figure id="f{self._figures}"><img src="{uri}" alt="{html.escape(alt)}">'
+            f'<figure id="f{self._figures}">{svg}'
             f'<figcaption><span class="num">Figure {self._figures}.</span> {html.escape(caption)}'
             "</figcaption></figure>"
         )

@@ -1,9 +1,12 @@
-"""Longitudinal figures: crying and alliance across sessions; each returns a Figure."""
+"""Longitudinal figures: crying and alliance across sessions.
+
+Each ``*_chart`` function returns a chart (:mod:`lacrima.report._chart`; the report draws it as SVG); the
+``*_plot`` function of the same name returns it as a matplotlib Figure."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -11,15 +14,16 @@ import pandas as pd
 from lacrima.errors import DataError
 from lacrima.longitudinal._archive import SessionSummary, summarise_sessions
 from lacrima.longitudinal._sessions_common import binary_values, require_columns, session_numbers
-from lacrima.report._figures import PALETTE, _figure, _style
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
+from lacrima.report._chart import PALETTE, Axis, Band, Chart, Line, Points, Span, as_figure
 
 __all__ = [
+    "alliance_trajectories_chart",
     "alliance_trajectories_plot",
+    "client_alliance_chart",
     "client_alliance_plot",
+    "crying_prevalence_chart",
     "crying_prevalence_plot",
+    "crying_probability_chart",
     "crying_probability_plot",
 ]
 
@@ -31,7 +35,7 @@ def _levels(values: pd.Series, order: Sequence[Any] | None) -> list[Any]:
     return [v for v in order if v in set(present)]
 
 
-def crying_prevalence_plot(
+def crying_prevalence_chart(
     data: pd.DataFrame | SessionSummary,
     *,
     session: str = "session",
@@ -41,7 +45,7 @@ def crying_prevalence_plot(
     level: float = 0.95,
     min_n: int = 1,
     title: str = "",
-) -> Figure:
+) -> Chart:
     """Share of sessions with crying per session number, with Wilson confidence bands.
 
     Parameters
@@ -76,41 +80,43 @@ def crying_prevalence_plot(
         require_columns(data, [*by, cried], "crying_prevalence_plot")
         table = summarise_sessions(data, by=by, cried=cried, means=(), level=level).table()
     table = table[(table["n"] >= min_n) & table[session].notna()]
-    fig = _figure(6.0, 3.8)
-    ax = fig.add_subplot()
     groups: list[Any] = [None] if group is None else _levels(table[group], order)
+    layers: list[Any] = []
     for i, g in enumerate(groups):
         part = table if g is None else table[table[group] == g]
         part = part.sort_values(session)
         x = part[session].to_numpy(dtype=float)
         colour = PALETTE[i % len(PALETTE)]
-        ax.fill_between(
-            x,
-            part["ci_low"].to_numpy(dtype=float) * 100,
-            part["ci_high"].to_numpy(dtype=float) * 100,
-            color=colour,
-            alpha=0.18,
-            lw=0,
+        layers.append(
+            Band(
+                x,
+                part["ci_low"].to_numpy(dtype=float) * 100,
+                part["ci_high"].to_numpy(dtype=float) * 100,
+                color=colour,
+            )
         )
-        ax.plot(
-            x,
-            part["prevalence"].to_numpy(dtype=float) * 100,
-            color=colour,
-            lw=2,
-            label=None if g is None else str(g),
+        layers.append(
+            Line(
+                x,
+                part["prevalence"].to_numpy(dtype=float) * 100,
+                color=colour,
+                width=2.0,
+                label=None if g is None else str(g),
+            )
         )
-    ax.set_xlabel("Session")
-    ax.set_ylabel(f"% of sessions with crying ({level:.0%} CI)")
-    ax.set_ylim(bottom=0)
-    if group is not None:
-        ax.legend(title=group.replace("_", " "), frameon=False, fontsize=8)
-    if title:
-        ax.set_title(title, fontsize=10)
-    _style(ax)
-    return fig
+    return Chart(
+        tuple(layers),
+        x=Axis("Session"),
+        y=Axis(f"% of sessions with crying ({level:.0%} CI)", limits=(0.0, None)),
+        width=6.0,
+        height=3.8,
+        title=title,
+        legend=group is not None,
+        legend_title="" if group is None else group.replace("_", " "),
+    )
 
 
-def alliance_trajectories_plot(
+def alliance_trajectories_chart(
     data: pd.DataFrame,
     *,
     client: str = "client_id",
@@ -121,7 +127,7 @@ def alliance_trajectories_plot(
     fitted: tuple[Sequence[float] | np.ndarray, Sequence[float] | np.ndarray] | None = None,
     ylabel: str = "Alliance",
     title: str = "",
-) -> Figure:
+) -> Chart:
     """Alliance over sessions: thin lines for a random sample of clients, the mean per session, and
     optionally a model's population curve.
 
@@ -148,35 +154,30 @@ def alliance_trajectories_plot(
     frame = pd.DataFrame(
         {"c": data[client].to_numpy(), "s": s.to_numpy(), "y": pd.to_numeric(data[alliance], errors="coerce")}
     )
-    fig = _figure(6.0, 3.8)
-    ax = fig.add_subplot()
     ids = sorted(frame["c"].dropna().unique(), key=str)
     rng = np.random.default_rng(seed)
     chosen: Sequence[int] | np.ndarray = (
         rng.choice(len(ids), size=min(n_clients, len(ids)), replace=False) if ids else []
     )
+    layers: list[Any] = []
     for j in chosen:
         one = frame[frame["c"] == ids[int(j)]].sort_values("s")
-        ax.plot(one["s"], one["y"], color="0.55", lw=0.8, alpha=0.5)
+        layers.append(Line(one["s"], one["y"], color="#8c8c8c", width=0.8, alpha=0.5))
     mean = frame.dropna(subset=["y"]).groupby("s")["y"].mean()
-    ax.plot(mean.index.to_numpy(), mean.to_numpy(), color=PALETTE[0], lw=2.4, label="mean per session")
+    layers.append(Line(mean.index.to_numpy(), mean.to_numpy(), width=2.4, label="mean per session"))
     if fitted is not None:
         fx, fy = np.asarray(fitted[0], dtype=float), np.asarray(fitted[1], dtype=float)
         if fx.shape != fy.shape or fx.ndim != 1:
             raise DataError(
                 "alliance_trajectories_plot: fitted must be two 1-d arrays of equal length (sessions, values)"
             )
-        ax.plot(fx, fy, color=PALETTE[1], lw=2, ls="--", label="model (population)")
-    ax.set_xlabel("Session")
-    ax.set_ylabel(ylabel)
-    ax.legend(frameon=False, fontsize=8)
-    if title:
-        ax.set_title(title, fontsize=10)
-    _style(ax)
-    return fig
+        layers.append(Line(fx, fy, color=PALETTE[1], width=2.0, dashed=True, label="model (population)"))
+    return Chart(
+        tuple(layers), x=Axis("Session"), y=Axis(ylabel), width=6.0, height=3.8, title=title, legend=True
+    )
 
 
-def client_alliance_plot(
+def client_alliance_chart(
     data: pd.DataFrame,
     client_id: Any,
     *,
@@ -186,7 +187,7 @@ def client_alliance_plot(
     cried: str = "cried",
     ylabel: str = "Alliance",
     title: str | None = None,
-) -> Figure:
+) -> Chart:
     """One client's alliance across sessions with the sessions in which they cried marked (therapist view).
 
     Sessions with crying get a shaded band and a marker above the line; a session without an alliance
@@ -201,31 +202,41 @@ def client_alliance_plot(
     frame = pd.DataFrame(
         {"s": s.to_numpy(), "y": pd.to_numeric(one[alliance], errors="coerce").to_numpy(), "c": c}
     ).sort_values("s")
-    fig = _figure(6.0, 3.4)
-    ax = fig.add_subplot()
-    ax.plot(
-        frame["s"], frame["y"], color=PALETTE[0], lw=2, marker="o", ms=4, label=alliance.replace("_", " ")
-    )
     cry = frame[frame["c"] == 1.0]
     top = float(np.nanmax(frame["y"])) if frame["y"].notna().any() else 1.0
-    for x in cry["s"]:
-        ax.axvspan(x - 0.4, x + 0.4, color=PALETTE[5], alpha=0.15, lw=0)
-    ax.scatter(cry["s"], np.full(len(cry), top), marker="v", s=40, color=PALETTE[5], zorder=3, label="cried")
-    ax.set_xlabel("Session")
-    ax.set_ylabel(ylabel)
-    ax.set_title(f"{client} {client_id}" if title is None else title, fontsize=10)
-    ax.legend(frameon=False, fontsize=8, loc="lower right")
-    _style(ax)
-    return fig
+    layers: list[Any] = [Span(x - 0.4, x + 0.4) for x in cry["s"].astype(float)]
+    layers.append(
+        Line(
+            frame["s"].to_numpy(dtype=float),
+            frame["y"].to_numpy(dtype=float),
+            width=2.0,
+            marker="o",
+            marker_size=4.0,
+            label=alliance.replace("_", " "),
+        )
+    )
+    marks = cry["s"].to_numpy(dtype=float)
+    tops = np.full(marks.size, top)
+    layers.append(Points(marks, tops, marker="v", size=40.0, color=PALETTE[5], label="cried"))
+    return Chart(
+        tuple(layers),
+        x=Axis("Session"),
+        y=Axis(ylabel),
+        width=6.0,
+        height=3.4,
+        title=f"{client} {client_id}" if title is None else title,
+        legend=True,
+        legend_loc="lower right",
+    )
 
 
-def crying_probability_plot(
+def crying_probability_chart(
     predictions: pd.DataFrame,
     *,
     order: Sequence[Any] | None = None,
     legend_title: str = "attachment style",
     title: str = "",
-) -> Figure:
+) -> Chart:
     """Predicted probability of crying over sessions per group (e.g. attachment style), with CI bands.
 
     Parameters
@@ -245,26 +256,36 @@ def crying_probability_plot(
         raise DataError(
             "crying_probability_plot: p, ci_low and ci_high must be probabilities between 0 and 1"
         )
-    fig = _figure(6.0, 3.8)
-    ax = fig.add_subplot()
+    layers: list[Any] = []
     for i, g in enumerate(_levels(predictions["group"], order)):
         part = predictions[predictions["group"] == g].sort_values("session")
         x = part["session"].to_numpy(dtype=float)
         colour = PALETTE[i % len(PALETTE)]
-        ax.fill_between(
-            x,
-            part["ci_low"].to_numpy(dtype=float),
-            part["ci_high"].to_numpy(dtype=float),
-            color=colour,
-            alpha=0.15,
-            lw=0,
+        layers.append(
+            Band(
+                x,
+                part["ci_low"].to_numpy(dtype=float),
+                part["ci_high"].to_numpy(dtype=float),
+                color=colour,
+                alpha=0.15,
+            )
         )
-        ax.plot(x, part["p"].to_numpy(dtype=float), color=colour, lw=2, label=str(g).replace("_", " "))
-    ax.set_xlabel("Session")
-    ax.set_ylabel("Predicted probability of crying")
-    ax.set_ylim(0, None)
-    ax.legend(title=legend_title, frameon=False, fontsize=8)
-    if title:
-        ax.set_title(title, fontsize=10)
-    _style(ax)
-    return fig
+        layers.append(
+            Line(x, part["p"].to_numpy(dtype=float), color=colour, width=2.0, label=str(g).replace("_", " "))
+        )
+    return Chart(
+        tuple(layers),
+        x=Axis("Session"),
+        y=Axis("Predicted probability of crying", limits=(0.0, None)),
+        width=6.0,
+        height=3.8,
+        title=title,
+        legend=True,
+        legend_title=legend_title,
+    )
+
+
+crying_prevalence_plot = as_figure(crying_prevalence_chart)
+alliance_trajectories_plot = as_figure(alliance_trajectories_chart)
+client_alliance_plot = as_figure(client_alliance_chart)
+crying_probability_plot = as_figure(crying_probability_chart)

@@ -32,7 +32,7 @@ from lacrima.analysis.plan import AnalysisPlan, Hypothesis, load_plan
 from lacrima.crosscultural.federated import PooledCorrelation, PooledSummary, pool_summaries
 from lacrima.crosscultural.meta import MetaResult, Method, meta
 from lacrima.errors import DataError
-from lacrima.report._forest import forest_plot
+from lacrima.report._forest import forest_chart
 from lacrima.report._format import fmt_ci, fmt_int, fmt_num, fmt_p, fmt_r
 from lacrima.report._html import HtmlReport
 from lacrima.report._labels import label
@@ -595,7 +595,7 @@ def _meta_section(rep: PooledReport, doc: HtmlReport) -> None:
         if h.meta is None:
             continue
         covar = f" controlling for {', '.join(label(v) for v in h.pooled.covar)}" if h.pooled.covar else ""
-        fig = forest_plot(h.meta, xlabel="Partial correlation" if h.pooled.covar else "Correlation (r)")
+        fig = forest_chart(h.meta, xlabel="Partial correlation" if h.pooled.covar else "Correlation (r)")
         doc.figure(
             sec,
             fig,

@@ -12,10 +12,10 @@ import pandas as pd
 from lacrima.report._format import fmt_ci, fmt_int, fmt_num, fmt_p, fmt_r, is_missing
 from lacrima.report._html import HtmlReport, Section
 from lacrima.report._longitudinal_figures import (
-    alliance_trajectories_plot,
-    client_alliance_plot,
-    crying_prevalence_plot,
-    crying_probability_plot,
+    alliance_trajectories_chart,
+    client_alliance_chart,
+    crying_prevalence_chart,
+    crying_probability_chart,
 )
 
 if TYPE_CHECKING:
@@ -220,7 +220,7 @@ def _figures(result: LongitudinalResults, doc: HtmlReport, sec: Section) -> None
     data = result.data
     if "cried" in data.columns and "session" in data.columns:
         min_n = max(10, result.n_clients // 20)
-        fig = crying_prevalence_plot(data, min_n=min_n)
+        fig = crying_prevalence_chart(data, min_n=min_n)
         doc.figure(
             sec,
             fig,
@@ -232,7 +232,7 @@ def _figures(result: LongitudinalResults, doc: HtmlReport, sec: Section) -> None
     if alliance and {"client_id", "session"} <= set(data.columns):
         curve = result.alliance_curve
         fitted = (curve["session"].to_numpy(), curve["alliance"].to_numpy()) if len(curve) else None
-        fig = alliance_trajectories_plot(
+        fig = alliance_trajectories_chart(
             data, alliance=alliance, seed=result.seed, fitted=fitted, ylabel="Session alliance"
         )
         model_text = (
@@ -247,7 +247,7 @@ def _figures(result: LongitudinalResults, doc: HtmlReport, sec: Section) -> None
             alt="Spaghetti plot of client alliance trajectories with a mean line.",
         )
         if result.example_client is not None and "cried" in data.columns:
-            fig = client_alliance_plot(
+            fig = client_alliance_chart(
                 data, result.example_client, alliance=alliance, ylabel="Session alliance"
             )
             doc.figure(
@@ -259,7 +259,7 @@ def _figures(result: LongitudinalResults, doc: HtmlReport, sec: Section) -> None
             )
     style = result.crying_by_style
     if len(style):
-        fig = crying_probability_plot(style, order=[g for g in _STYLE_ORDER if g in set(style["group"])])
+        fig = crying_probability_chart(style, order=[g for g in _STYLE_ORDER if g in set(style["group"])])
         doc.figure(
             sec,
             fig,

@@ -157,7 +157,7 @@ def _effects(result: MultiSiteResult, doc: HtmlReport, sec: Section) -> None:
 def _forest(result: MultiSiteResult, doc: HtmlReport, sec: Section) -> str | None:
     if not result.meta:
         return None
-    from lacrima.report._forest import forest_plot
+    from lacrima.report._forest import forest_chart
 
     effects = {hid: str(result.pooled[hid].effect) for hid in result.meta}
     pick = "H1" if "H1" in result.meta else None
@@ -169,7 +169,7 @@ def _forest(result: MultiSiteResult, doc: HtmlReport, sec: Section) -> str | Non
     xlabel = "Log odds ratio" if is_or else None
     doc.figure(
         sec,
-        forest_plot(m, xlabel=xlabel),
+        forest_chart(m, xlabel=xlabel),
         f"Forest plot of {pick} ({h.title}) across sites: site effects with 95% confidence intervals (squares "
         "sized by weight), the random-effects estimate (diamond) and its prediction interval (red line).",
         alt=f"Forest plot of {pick} by site",
