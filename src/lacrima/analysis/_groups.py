@@ -7,10 +7,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, special
+from scipy import special
 
 from lacrima import _dist
 from lacrima._results import Result
+from lacrima._roots import brent_root
 from lacrima.analysis._validate import split_groups
 from lacrima.errors import DataError
 
@@ -40,7 +41,7 @@ def _ncp_interval(t_obs: float, df: float, level: float) -> tuple[float, float]:
             lo -= width
         while f(hi) > 0:
             hi += width
-        return float(optimize.brentq(f, lo, hi, xtol=1e-13, rtol=1e-14, maxiter=500))
+        return brent_root(f, lo, hi, xtol=1e-13, rtol=1e-14, maxiter=500)
 
     return root(upper_tail), root(1 - upper_tail)
 
