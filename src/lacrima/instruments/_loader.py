@@ -8,9 +8,8 @@ import math
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 import yaml
 
 from lacrima.errors import DataError, Problem
@@ -29,6 +28,9 @@ __all__ = ["instrument_from_dict", "list_instruments", "load_instrument", "load_
 
 Texts = Mapping[int | str, Mapping[str, str]]
 
+if TYPE_CHECKING:
+    import jsonschema
+
 _SCORED_TYPES = ("likert", "numeric", "boolean")
 
 
@@ -41,6 +43,9 @@ def _schema(name: str = "schema.json") -> dict[str, Any]:
 
 @functools.cache
 def _validator(name: str) -> jsonschema.Draft202012Validator:
+    # Imported here: jsonschema is slow to import, and only files and dicts from users need it.
+    import jsonschema
+
     return jsonschema.Draft202012Validator(_schema(name))
 
 
@@ -278,9 +283,18 @@ def instrument_from_dict(data: Mapping[str, Any], origin: str = "<dict>") -> Ins
     (unknown fields, a missing scale, duplicate items, subscales naming missing items, item text in an
     instrument whose licence forbids shipping it, ...), so that a file can be fixed in one pass.
     """
+    return _build(data, origin, check_schema=True)
+
+
+def _build(data: Mapping[str, Any], origin: str, check_schema: bool) -> Instrument:
+    """An :class:`Instrument` from a parsed definition; the schema is checked only if ``check_schema``.
+
+    The checks that the schema cannot express (duplicate items, subscales naming missing items, gates,
+    bands, licences) always run.
+    """
     if not isinstance(data, Mapping):
         raise DataError(f"instrument definition {origin} is not a mapping of fields")
-    problems = _schema_problems(data, "schema.json")
+    problems = _schema_problems(data, "schema.json") if check_schema else []
     raw_prefix = data.get("prefix")
     prefix: str = raw_prefix if isinstance(raw_prefix, str) else "item"
     scale = _scale_or_none(data.get("scale"), "scale", problems)
@@ -369,14 +383,19 @@ def _read_yaml(path: Path, what: str) -> Any:
 
 @functools.cache
 def _load_builtin(instrument_id: str) -> Instrument:
-    return _load_path(_builtin_dir() / f"{instrument_id}.yaml")
+    # The shipped files skip the JSON Schema at run time: validating them took longer than parsing them
+    # (and importing jsonschema longer still), in every process, for files that do not change after
+    # release. The test-suite validates every shipped file against the schema instead
+    # (tests/instruments/test_shipped.py); the checks the schema cannot express still run here, and files
+    # and dicts from users are always validated.
+    return _load_path(_builtin_dir() / f"{instrument_id}.yaml", check_schema=False)
 
 
-def _load_path(path: Path) -> Instrument:
+def _load_path(path: Path, check_schema: bool = True) -> Instrument:
     data = _read_yaml(path, "instrument")
     if not isinstance(data, dict):
         raise DataError(f"instrument file {path} does not hold a mapping of fields")
-    return instrument_from_dict(data, origin=str(path))
+    return _build(data, str(path), check_schema)
 
 
 def _read_texts(path: Path) -> tuple[str | None, dict[int | str, dict[str, str]]]:

@@ -123,15 +123,48 @@ def _range_words(item: Item) -> str:
     return words
 
 
-def _blank_mask(values: pd.Series) -> pd.Series:
-    """True where a cell is empty: None, NaN or only white space."""
+#: Cell types whose blank test and text form plain Python gets exactly as pandas does: a CSV gives ``str``
+#: cells, missing codes add NaN, spreadsheets and SPSS files add ``int``, ``float``, ``bool`` and ``None``.
+#: Columns with any other type (dates, bytes, numpy scalars) take the pandas route, whose half a dozen
+#: operations per column were most of the time read_table took on a survey of a hundred columns.
+_PLAIN_TYPES = frozenset({str, float, int, bool, type(None)})
+
+
+def _plain_cells(values: pd.Series) -> np.ndarray | None:
+    """The cells as an object array if every cell is of a plain type, else None."""
+    cells = values.to_numpy(dtype=object)
+    return cells if set(map(type, cells)) <= _PLAIN_TYPES else None
+
+
+def _blank_cells(values: pd.Series) -> np.ndarray:
+    """True where a cell is empty: None, NaN or only white space (a boolean array)."""
+    cells = _plain_cells(values)
+    if cells is not None:
+        # NaN is the only float unequal to itself; str.strip drops the same white space as pandas' .str.strip
+        return np.array(
+            [v is None or (v != v if type(v) is float else type(v) is str and not v.strip()) for v in cells],
+            dtype=bool,
+        )
     obj = values.astype(object)
     text = obj.astype("str").str.strip()
-    return (obj.isna() | (text == "")).fillna(True).astype(bool)
+    return (obj.isna() | (text == "")).fillna(True).astype(bool).to_numpy()
+
+
+def _blank_mask(values: pd.Series) -> pd.Series:
+    """True where a cell is empty: None, NaN or only white space."""
+    return pd.Series(_blank_cells(values), index=values.index)
 
 
 def _numbers(values: pd.Series) -> pd.Series:
     """Every cell as a float (numbers written as text too); NaN where a cell is not a number."""
+    try:
+        parsed = pd.to_numeric(values.to_numpy(dtype=object), errors="coerce")
+    except (TypeError, ValueError):
+        parsed = None
+    if parsed is not None and parsed.dtype.kind in "biuf":
+        return pd.Series(parsed.astype("float64"), index=values.index, name=values.name)
+    # to_numeric refused some cells, or gave back objects (bools among numbers, ints beyond int64 of both
+    # signs): the general route below, as before.
     obj = values.astype(object)
     try:
         return pd.to_numeric(obj, errors="coerce").astype("float64")
@@ -176,36 +209,44 @@ def _check_item(
 
     Problems name the item (``column``) in the message and the source file's column (``source``) as where.
     """
-    blank = _blank_mask(values)
     if item.type == "text":
-        return values.astype(object).astype("str").str.strip().where(~blank)
+        return values.astype(object).astype("str").str.strip().where(~_blank_mask(values))
     codes = [o.code for o in item.options]
     if codes and not all(isinstance(c, int) for c in codes):
         return _check_choice_text(values, item, column, source, problems)
-    nums = _numbers(values)
+    # The checks run on numpy arrays: on a column of a few hundred answers, each pandas operation costs far
+    # more in overhead than in work, and a column took a dozen of them.
+    blank = _blank_cells(values)
+    numbers = _numbers(values)
+    nums = numbers.to_numpy(copy=True)
     if item.type == "boolean":
         words = {"true": 1.0, "yes": 1.0, "false": 0.0, "no": 0.0}
-        unread = ~blank & nums.isna()
-        as_words = values[unread].map(lambda v: words.get(str(v).strip().casefold(), np.nan))
-        nums = nums.copy()
-        nums[unread] = as_words.astype("float64")
-    not_number = ~blank & nums.isna()
+        unread = np.flatnonzero(~blank & np.isnan(nums))
+        if len(unread):
+            cells = values.to_numpy(dtype=object)
+            nums[unread] = [words.get(str(cells[i]).strip().casefold(), np.nan) for i in unread]
+    answered = ~blank & ~np.isnan(nums)
+    not_number = ~blank & np.isnan(nums)
     if codes:
-        out_of_range = ~blank & nums.notna() & ~nums.isin([float(c) for c in codes])
+        out_of_range = answered & ~np.isin(nums, [float(c) for c in codes])
         allowed = f"its answers are {', '.join(map(str, codes))}"
     elif item.scale is not None:
         scale = item.scale
-        steps = (nums - scale.min) / scale.step
-        off_step = (steps - steps.round()).abs() > 1e-9
-        out_of_range = ~blank & nums.notna() & ((nums < scale.min) | (nums > scale.max) | off_step)
+        with np.errstate(invalid="ignore"):  # an answer of inf (written "1e400") is out of range, quietly
+            steps = (nums - scale.min) / scale.step
+            off_step = np.abs(steps - np.round(steps)) > 1e-9
+        out_of_range = answered & ((nums < scale.min) | (nums > scale.max) | off_step)
         allowed = f"{short_name(inst)} answers run {_range_words(item)}"
     else:
-        out_of_range = pd.Series(False, index=values.index)
+        out_of_range = np.zeros(len(nums), dtype=bool)
         allowed = "answers are numbers"
+    kept = ~(blank | not_number | out_of_range)
+    result = pd.Series(np.where(kept, nums, np.nan), index=values.index, name=numbers.name)
+    if not bool((not_number | out_of_range).any()):
+        return result
+    nums_by_row = pd.Series(nums, index=values.index)
     found: list[tuple[int, Problem]] = []
-    positions = (
-        {row: i for i, row in enumerate(values.index)} if bool((not_number | out_of_range).any()) else {}
-    )
+    positions = {row: i for i, row in enumerate(values.index)}
     for row in values.index[not_number]:
         found.append(
             (
@@ -220,7 +261,7 @@ def _check_item(
         )
     for row in values.index[out_of_range]:
         hint = ""
-        if nums[row] < 0:
+        if nums_by_row[row] < 0:
             hint = " (if this code marks a missing answer, list it under 'missing' in the mapping)"
         found.append(
             (
@@ -233,23 +274,25 @@ def _check_item(
             )
         )
     problems.extend(p for _, p in sorted(found, key=lambda f: f[0]))
-    return nums.where(~(blank | not_number | out_of_range)).astype("float64")
+    return result
 
 
 def _infer_column(values: pd.Series, as_text: bool) -> pd.Series:
     """A non-item column: ids and mixed text stay text, all-number columns become numbers."""
-    blank = _blank_mask(values)
+    blank = _blank_cells(values)
+    filled = pd.Series(~blank, index=values.index)
     if as_text:
         text = values.map(lambda v: fmt_value(v).strip("'\"") if not isinstance(v, str) else v.strip())
-        return text.where(~blank).astype("str").where(~blank)
+        return text.where(filled).astype("str").where(filled)
     if bool(blank.all()):
         return pd.Series(np.nan, index=values.index, dtype="float64")
     numbers = _numbers(values)
-    if bool((numbers.notna() | blank).all()):
-        if not bool(blank.any()) and bool((numbers == np.floor(numbers)).all()):
+    parsed = numbers.to_numpy()
+    if bool((~np.isnan(parsed) | blank).all()):
+        if not bool(blank.any()) and bool((parsed == np.floor(parsed)).all()):
             return numbers.astype("int64")
         return numbers
-    return values.map(lambda v: v.strip() if isinstance(v, str) else v).where(~blank)
+    return values.map(lambda v: v.strip() if isinstance(v, str) else v).where(filled)
 
 
 def _apply_sentinels(values: pd.Series, sentinels: Iterable[Any]) -> tuple[pd.Series, int]:
@@ -258,14 +301,21 @@ def _apply_sentinels(values: pd.Series, sentinels: Iterable[Any]) -> tuple[pd.Se
         return values, 0
     numeric = [k for k in keys if isinstance(k, float)]
     words = [k for k in keys if not isinstance(k, float)]
-    blank = _blank_mask(values)
-    hits = pd.Series(False, index=values.index)
+    blank = _blank_cells(values)
+    hits = np.zeros(len(values), dtype=bool)
     if numeric:
-        hits |= _numbers(values).isin(numeric)
+        # pandas' isin, not numpy's: a NaN code (``missing: [nan]``) matches every cell that is no number.
+        hits |= _numbers(values).isin(numeric).to_numpy()
     if words:
-        hits |= values.astype(object).astype("str").str.strip().str.casefold().isin(words).fillna(False)
-    hits = (hits & ~blank).astype(bool)
-    return values.mask(hits, np.nan), int(hits.sum())
+        cells = _plain_cells(values)
+        if cells is not None:
+            wanted = set(words)
+            hits |= np.array([str(v).strip().casefold() in wanted for v in cells], dtype=bool)
+        else:
+            text = values.astype(object).astype("str").str.strip().str.casefold()
+            hits |= text.isin(words).fillna(False).to_numpy(dtype=bool)
+    hits &= ~blank
+    return values.mask(pd.Series(hits, index=values.index), np.nan), int(hits.sum())
 
 
 def _apply_recode(values: pd.Series, recode: Mapping[Any, Any]) -> pd.Series:
