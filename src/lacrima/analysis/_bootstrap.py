@@ -156,12 +156,17 @@ def _mean_difference(data: np.ndarray) -> np.ndarray:
     return m2 - m1
 
 
-def _hedges_g(data: np.ndarray) -> np.ndarray:
-    m1, m2, n1, n2, ss = _group_moments(data)
+def _g_from_moments(
+    m1: np.ndarray, m2: np.ndarray, n1: np.ndarray, n2: np.ndarray, ss: np.ndarray
+) -> np.ndarray:
     dfp = n1 + n2 - 2
     with np.errstate(invalid="ignore", divide="ignore"):
         j = np.exp(special.gammaln(dfp / 2) - 0.5 * np.log(dfp / 2) - special.gammaln((dfp - 1) / 2))
         return j * (m2 - m1) / np.sqrt(ss / dfp)
+
+
+def _hedges_g(data: np.ndarray) -> np.ndarray:
+    return _g_from_moments(*_group_moments(data))
 
 
 _FUNCS: dict[str, Statistic] = {
@@ -172,6 +177,124 @@ _FUNCS: dict[str, Statistic] = {
     "mean_difference": _mean_difference,
     "hedges_g": _hedges_g,
 }
+
+
+# --- the same statistics from resampling frequencies ----------------------------------------------------
+#
+# Pearson's r, partial r and the group statistics are functions of a resample's first and second moments,
+# which are sums over the cases weighted by how often each was drawn. One product F @ Z of the (B, n)
+# frequency matrix with a few columns Z gives them for every resample, instead of gathering a (B, n, p)
+# copy of the data. Z holds the columns centred on the full-sample means (a resample's means stay close to
+# those, so its sums of squares about its own means lose little to cancellation) and their products.
+# Where such a formula could lose digits - a column (nearly) constant in the resample, so that its sum of
+# squares is the small difference of two large numbers, collinear columns, an empty group - the resample
+# is computed again from its gathered rows, so it gets exactly what the statistic gives there (NaN for a
+# constant column, counted as a failed replicate, as before).
+
+_MOMENT_STATS = ("pearson", "partial", "mean_difference", "hedges_g")
+# recompute a resample from its rows when a sum of squares about its own mean is below this share of the
+# sum about the full-sample mean, or (partial r) that share over the largest variance inflation factor is:
+# rounding errors grow by about the inverse of these ratios, so at least ~12 digits remain
+_TRUST = 1e-3
+_Moments = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def _rows_times(a: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """``a @ z`` in blocks of rows, each small enough for OpenBLAS to keep on one thread (see _crossprod)."""
+    block = max(1, 200_000 // max(1, a.shape[1] * z.shape[1]))
+    out = np.empty((a.shape[0], z.shape[1]))
+    for start in range(0, a.shape[0], block):
+        np.matmul(a[start : start + block], z, out=out[start : start + block])
+    return out
+
+
+def _sscp(m: np.ndarray, n: int, p: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sums of squares and products about each resample's means, ``(B, p, p)``, from the weighted sums ``m``
+    of the centred columns and of their products; and the smallest ratio of a sum of squares to the same
+    sum about the full-sample mean (NaN for a column that is constant at that mean)."""
+    i, j = np.triu_indices(p)
+    raw = np.empty((m.shape[0], p, p))
+    raw[:, i, j] = m[:, p:]
+    raw[:, j, i] = m[:, p:]
+    s1 = m[:, :p]
+    sscp = raw - s1[:, :, None] * s1[:, None, :] / n
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.diagonal(sscp, axis1=1, axis2=2) / np.diagonal(raw, axis1=1, axis2=2)
+    return sscp, share.min(axis=1)
+
+
+def _correlation_moments(data: np.ndarray) -> tuple[np.ndarray, _Moments]:
+    n, p = data.shape
+    c = data - data.mean(axis=0)
+    i, j = np.triu_indices(p)
+    z = np.column_stack([c, c[:, i] * c[:, j]])
+
+    def finish(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        s, share = _sscp(m, n, p)
+        ok = share >= _TRUST
+        if p == 2:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                r = s[:, 0, 1] / np.sqrt(s[:, 0, 0] * s[:, 1, 1])
+            return r, ~(ok & np.isfinite(r))
+        eye = np.eye(p)
+        d = np.sqrt(np.where(ok[:, None], np.diagonal(s, axis1=1, axis2=2), 1.0))
+        corr = np.where(ok[:, None, None], s / (d[:, :, None] * d[:, None, :]), eye)
+        # det(corr) >= the product of 1 / VIF, so this drops only resamples the VIF test below would drop,
+        # and keeps singular matrices out of inv
+        ok &= np.linalg.det(corr) > _TRUST**p
+        prec = np.linalg.inv(np.where(ok[:, None, None], corr, eye))
+        vif = np.diagonal(prec, axis1=1, axis2=2)
+        with np.errstate(invalid="ignore"):
+            r = -prec[:, 0, 1] / np.sqrt(vif[:, 0] * vif[:, 1])
+        ok &= (share / vif.max(axis=1) >= _TRUST) & np.isfinite(r)
+        return r, ~ok
+
+    return z, finish
+
+
+def _group_stat_moments(data: np.ndarray, hedges: bool) -> tuple[np.ndarray, _Moments]:
+    n = data.shape[0]
+    y, g = data[:, 0], data[:, 1]
+    mean1, mean2 = float(y[g == 0].mean()), float(y[g == 1].mean())
+    c = y - np.where(g == 1, mean2, mean1)
+    z = np.column_stack([g, c * g, c * c * g, c * (1 - g), c * c * (1 - g)])
+
+    def finish(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        n2 = m[:, 0]
+        n1 = n - n2
+        with np.errstate(invalid="ignore", divide="ignore"):
+            d1, d2 = m[:, 3] / n1, m[:, 1] / n2
+            m1, m2 = mean1 + d1, mean2 + d2
+            if not hedges:
+                t = m2 - m1
+                return t, ~np.isfinite(t)
+            ss = (m[:, 4] - m[:, 3] * d1) + (m[:, 2] - m[:, 1] * d2)
+            t = _g_from_moments(m1, m2, n1, n2, ss)
+            return t, ~((ss >= _TRUST * (m[:, 2] + m[:, 4])) & np.isfinite(t))
+
+    return z, finish
+
+
+def _moment_replicates(
+    name: str, data: np.ndarray, idx: np.ndarray, freq: np.ndarray | None, vectorized: bool
+) -> np.ndarray:
+    """Replicates of the built-in statistic ``name`` from the resampling frequencies ``freq`` (computed
+    here, in chunks, when not given); resamples the moments cannot be trusted on are gathered instead."""
+    if name in ("pearson", "partial"):
+        z, finish = _correlation_moments(data if name == "partial" else data[:, :2])
+    else:
+        z, finish = _group_stat_moments(data, hedges=name == "hedges_g")
+    b, n = idx.shape
+    t = np.empty(b)
+    redo = np.empty(b, dtype=bool)
+    chunk = b if freq is not None else max(1, 4_000_000 // n)
+    for start in range(0, b, chunk):
+        rows = slice(start, start + chunk)
+        f = freq[rows] if freq is not None else _frequencies(idx[rows])
+        t[rows], redo[rows] = finish(_rows_times(f, z))
+    if redo.any():
+        t[redo] = _evaluate(_FUNCS[name], data, idx[redo], vectorized)
+    return t
 
 
 # --- interval arithmetic (as boot) ----------------------------------------------------------------------
@@ -246,18 +369,74 @@ def _strata_codes(strata: np.ndarray | None, n: int) -> np.ndarray:
 
 
 def _crossprod(x: np.ndarray, block: int = 16) -> np.ndarray:
-    """``x.T @ x`` accumulated over blocks of rows.
+    """``x.T @ x`` accumulated over blocks of rows, in ``x``'s dtype.
 
     One product of a (2000, 120) array with itself is small enough that OpenBLAS splits it across threads,
     and on a busy machine waiting for those threads made it 50-100x slower (about 0.1 s instead of 1 ms,
     per hypothesis). Blocks of 16 rows stay below OpenBLAS' threshold for threading, so the cost is a few
     milliseconds whatever the load; the sum differs from one product only by rounding.
     """
-    out = np.zeros((x.shape[1], x.shape[1]))
+    out = np.zeros((x.shape[1], x.shape[1]), dtype=x.dtype)
     for start in range(0, x.shape[0], block):
         part = x[start : start + block]
         out += part.T @ part
     return out
+
+
+def _solve_spd(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Solve ``a x = b`` for a symmetric positive definite ``a`` by block elimination in halves.
+
+    OpenBLAS factors a matrix of 10,000 or more elements (here: more than 99 cases) on several threads,
+    with the trouble described in _crossprod: on a busy machine one solve of the battery's 120-odd cases
+    took up to tens of milliseconds instead of 0.3 ms. Blocks of at most 96 rows are factored on one thread
+    (and, up to about 130 cases, the products joining them stay below the threshold too). Elimination
+    without pivoting is stable for a positive definite matrix; the answer differs from one LU solve only by
+    rounding.
+    """
+    n = a.shape[0]
+    if n <= 96:
+        return np.asarray(np.linalg.solve(a, b))
+    k = n // 2
+    rhs = b.reshape(n, -1)
+    top = _solve_spd(a[:k, :k], np.hstack([a[:k, k:], rhs[:k]]))
+    w, y = top[:, : n - k], top[:, n - k :]
+    low = _solve_spd(a[k:, k:] - a[k:, :k] @ w, rhs[k:] - a[k:, :k] @ y)
+    return np.vstack([y - w @ low, low]).reshape(b.shape)
+
+
+def _frequencies(idx: np.ndarray) -> np.ndarray:
+    """``(n_boot, n)`` resampling frequencies: how often each case is drawn in each resample."""
+    b, n = idx.shape
+    flat = (idx + (np.arange(b) * n)[:, None]).ravel()
+    return np.bincount(flat, minlength=b * n).reshape(b, n).astype(float)
+
+
+def _influence_from_frequencies(t: np.ndarray, freq: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    fin = np.isfinite(t)
+    f = freq if fin.all() else freq[fin]
+    b, n = f.shape
+    ns = np.bincount(codes)
+    first = np.array([np.flatnonzero(codes == s)[0] for s in range(ns.size)])
+    inc = np.setdiff1d(np.arange(n), first)
+    # OLS with an intercept = OLS of centred t on centred frequencies; the centred normal equations are
+    # well conditioned (the multinomial covariance without one column per stratum) and, unlike an SVD
+    # least-squares solver, fast even when BLAS threads compete for the cores. The regressors are the
+    # proportions f / n_s, so the coefficients are n_s times those on the counts f. The counts are small
+    # integers: their cross-products are exact, in float32 too (faster) while every sum stays below 2^24,
+    # and centring them afterwards, G - s s' / b, rounds once.
+    exact32 = float(f.max(initial=0.0)) ** 2 * b < 2**24
+    g = _crossprod(f.astype(np.float32) if exact32 else f).astype(float)
+    s = f.sum(axis=0)
+    cf = g - np.outer(s, s) / b
+    tc = t[fin] - t[fin].mean()
+    # the centred frequencies times tc: sum(tc) is not 0 after rounding, and the solve amplifies an error
+    # along the all-ones direction (in the bfi reference case: 1e-13 instead of 1e-14 in the influence values)
+    xt = f.T @ tc - s * (tc.sum() / b)
+    beta = _solve_spd(cf[np.ix_(inc, inc)], xt[inc])
+    lv = np.zeros(n)
+    lv[inc] = beta * ns[codes[inc]]
+    means = np.bincount(codes, weights=lv) / ns
+    return lv - means[codes]
 
 
 def influence_regression(
@@ -267,28 +446,10 @@ def influence_regression(
 
     ``resamples`` is the ``(n_boot, n)`` array of 0-based row indices of each resample.
     """
-    t = np.asarray(t, dtype=float)
-    fin = np.isfinite(t)
-    idx = np.asarray(resamples)[fin]
-    n = idx.shape[1]
-    codes = _strata_codes(strata, n)
-    ns = np.bincount(codes)
-    b = idx.shape[0]
-    offsets = (np.arange(b) * n)[:, None]
-    freq = np.bincount((idx + offsets).ravel(), minlength=b * n).reshape(b, n).astype(float)
-    x = freq / ns[codes]
-    first = np.array([np.flatnonzero(codes == s)[0] for s in range(ns.size)])
-    inc = np.setdiff1d(np.arange(n), first)
-    # OLS with an intercept = OLS of centred t on centred frequencies; the centred normal equations are
-    # well conditioned (the multinomial covariance without one column per stratum) and, unlike an SVD
-    # least-squares solver, fast even when BLAS threads compete for the cores
-    xc = x[:, inc] - x[:, inc].mean(axis=0)
-    tc = t[fin] - t[fin].mean()
-    beta = np.linalg.solve(_crossprod(xc), xc.T @ tc)
-    lv = np.zeros(n)
-    lv[inc] = beta
-    means = np.bincount(codes, weights=lv) / ns
-    return lv - means[codes]
+    idx = np.asarray(resamples)
+    return _influence_from_frequencies(
+        np.asarray(t, dtype=float), _frequencies(idx), _strata_codes(strata, idx.shape[1])
+    )
 
 
 def influence_jackknife(
@@ -315,10 +476,17 @@ def influence_jackknife(
 
 def _draw(rng: np.random.Generator, codes: np.ndarray, n_boot: int) -> np.ndarray:
     n = codes.size
+    levels = np.unique(codes)
+    if levels.size == 1:
+        return rng.integers(0, n, size=(n_boot, n))
     idx = np.empty((n_boot, n), dtype=np.int64)
-    for s in np.unique(codes):
+    for s in levels:
         pos = np.flatnonzero(codes == s)
-        idx[:, pos] = pos[rng.integers(0, pos.size, size=(n_boot, pos.size))]
+        draws = rng.integers(0, pos.size, size=(n_boot, pos.size))
+        if pos[-1] - pos[0] + 1 == pos.size:  # a run of consecutive rows: no fancy indexing needed
+            idx[:, pos[0] : pos[-1] + 1] = draws + pos[0]
+        else:
+            idx[:, pos] = pos[draws]
     return idx
 
 
@@ -399,6 +567,11 @@ def bootstrap_ci(
     Given the same resamples, the endpoints equal ``boot::boot.ci(b, type = c("perc", "bca"))`` to
     floating-point precision (checked in ``tests/reference/battery.R`` with R's resampling indices from
     ``boot.array(b, indices = TRUE)``); with fresh resamples they agree within Monte Carlo error.
+
+    The built-in Pearson and partial r, mean difference and Hedges' g are computed from each resample's
+    weighted moments (one product of the resampling frequencies with the centred columns and their
+    products); a resample where that could lose more than a few digits (a column constant or nearly so,
+    collinear columns, an empty group) is evaluated from its rows, so failed replicates stay the same.
     """
     if method not in ("percentile", "bca"):
         raise DataError(f"method must be 'percentile' or 'bca', got {method!r}")
@@ -466,7 +639,12 @@ def bootstrap_ci(
             "frequency per case. Increase n_boot "
             "(well beyond n), or use acceleration='jackknife' or method='percentile'"
         )
-    t = _evaluate(func, data, idx, vectorized)
+    # the frequencies are shared by the moment statistics and the regression for the acceleration
+    freq = _frequencies(idx) if method == "bca" and acceleration == "regression" else None
+    if isinstance(statistic, str) and name in _MOMENT_STATS:
+        t = _moment_replicates(name, data, idx, freq, vectorized)
+    else:
+        t = _evaluate(func, data, idx, vectorized)
     fin = np.isfinite(t)
     if fin.sum() < 2:
         raise DataError(f"only {int(fin.sum())} bootstrap replicate(s) are finite; the interval is undefined")
@@ -475,7 +653,7 @@ def bootstrap_ci(
         ci = percentile_interval(t, level)
     else:
         if acceleration == "regression":
-            lv = influence_regression(t, idx, strata_values)
+            lv = _influence_from_frequencies(t, _frequencies(idx) if freq is None else freq, codes)
         else:
             lv = influence_jackknife(data, func, strata_values, vectorized=vectorized)
         ci, z0, a = bca_interval(t, t0, lv, level)
