@@ -14,9 +14,11 @@ Two cases, each timed ``--repeats`` times (median reported; the machine is share
    ``Rscript benchmarks/bench_battery.R`` doing the same statistics (rowMeans scoring, psych::alpha,
    cor.test, psych::partial.r, t.test, chisq.test, lm, boot::boot + boot.ci(type = "bca"), p.adjust) and
    writing an HTML table. Both are run as subprocesses; wall time and peak RSS of each are recorded.
-   The Python side runs with ``OPENBLAS_NUM_THREADS=1`` and with BLAS' default threading, and once more
-   in-process to time its stages (import, read, analyze, HTML). Estimates and p values of both programs
-   are compared (``agreement`` in the JSON).
+   The Python side runs with ``OPENBLAS_NUM_THREADS=1`` and with BLAS' default threading, with lacrima's
+   bytecode compiled beforehand (as a pip install leaves it), once more without any bytecode for lacrima
+   (a fresh copy of the source with ``PYTHONDONTWRITEBYTECODE=1``, as on machines that set it: every
+   module is compiled in every run), and once in-process to time its stages (import, read, analyze,
+   HTML). Estimates and p values of both programs are compared (``agreement`` in the JSON).
 2. *Large*: ``--large`` simulated respondents (default 1,000,000) generated once (cached in ``--workdir``)
    and written to Parquet (Python) and CSV (R reads it with data.table::fread). A Python subprocess reads
    the Parquet file, runs ``lacrima.analyze(data, bootstrap=False)`` and writes the HTML report; each
@@ -85,6 +87,19 @@ def _env(blas_threads: str | None, src: Path | None = None) -> dict[str, str]:
         if blas_threads is not None:
             env[var] = blas_threads
     return env
+
+
+def _compile(src: Path) -> None:
+    """Write lacrima's bytecode (``__pycache__``, ignored by git), as installing a wheel does."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(src)], check=True, env=_env(None, src))
+
+
+def _fresh_copy(src: Path, workdir: Path) -> Path:
+    """A copy of ``src`` without bytecode, for a run that must compile every lacrima module."""
+    target = workdir / "no_bytecode_src"
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(src, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return target
 
 
 def _run_measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
@@ -230,13 +245,22 @@ def bench_small(args: argparse.Namespace, workdir: Path, rscript: str | None) ->
     py_json = workdir / "report_small.json"
     cmd = [*base, "analyze", str(csv), "--out", str(workdir / "report_small.html"), "--json", str(py_json)]
     cmd += ["--n-boot", str(args.n_boot), "--seed", str(args.seed)]
-    modes: dict[str, tuple[str | None, Path | None]] = {"blas1": ("1", None), "blas_default": (None, None)}
+    modes: dict[str, tuple[str | None, Path | None]] = {
+        "blas1": ("1", None),
+        "blas_default": (None, None),
+        "blas1_no_bytecode": ("1", None),
+    }
     if args.compare_src:
         modes["compare_blas1"] = ("1", args.compare_src)
+        _compile(args.compare_src)
+    _compile(SRC)
     runs: dict[str, list[dict[str, Any]]] = {k: [] for k in [*modes, "stages_blas1", "r"]}
     for i in range(args.repeats):
         for mode, (threads, src) in modes.items():
-            wall, rss, _ = _run_measured(cmd, _env(threads, src))
+            env = _env(threads, src)
+            if mode == "blas1_no_bytecode":
+                env = _env(threads, _fresh_copy(SRC, workdir)) | {"PYTHONDONTWRITEBYTECODE": "1"}
+            wall, rss, _ = _run_measured(cmd, env)
             runs[mode].append({"wall": wall, "peak_rss_mb": rss, "load": _loadavg()[0]})
             print(f"  small run {i + 1} python ({mode}): {wall:.2f} s, {rss:.0f} MB", flush=True)
         stage_cmd = [sys.executable, "-c", STAGES_CHILD, str(csv), str(workdir / "report_stages.html")]
@@ -418,6 +442,7 @@ def main() -> None:
         labels = {
             "blas1": "analyze N=124 process (BLAS 1 thread)",
             "blas_default": "analyze N=124 process (BLAS default)",
+            "blas1_no_bytecode": "analyze N=124 process (no bytecode cache)",
             "compare_blas1": "  --compare-src tree (BLAS 1 thread)",
         }
         for mode, label in labels.items():
