@@ -78,29 +78,19 @@ def test_it_returns_an_end_that_is_a_root() -> None:
     assert brent_root(lambda x: x - 5.0, 2.0, 5.0) == 5.0
 
 
-def test_it_gives_compare_groups_the_interval_that_brentq_gave() -> None:
-    # _ncp_interval with scipy's brentq in place of brent_root, as it was before
-    def with_brentq(t_obs: float, df: float, level: float) -> tuple[float, float]:
-        def root(target: float) -> float:
-            def f(ncp: float) -> float:
-                return float(_dist.nct_cdf(t_obs, df, ncp)) - target
-
-            width = 2.0 + 0.5 * abs(t_obs)
-            lo, hi = t_obs - width, t_obs + width
-            while f(lo) < 0:
-                lo -= width
-            while f(hi) > 0:
-                hi += width
-            return float(optimize.brentq(f, lo, hi, xtol=1e-13, rtol=1e-14, maxiter=500))
-
-        return root(0.5 + level / 2), root(0.5 - level / 2)
-
+def test_it_gives_compare_groups_the_interval_that_brentq_gives() -> None:
+    # each limit solves nct_cdf(t_obs, df, ncp) = tail; brentq, bracketed around our limit, finds the same
     rng = np.random.default_rng(4)
     for t_obs, df in zip(rng.uniform(-12, 12, 20), rng.uniform(3, 400, 20), strict=True):
         for level in (0.9, 0.95):
             ours = _ncp_interval(float(t_obs), float(df), level)
-            theirs = with_brentq(float(t_obs), float(df), level)
-            np.testing.assert_allclose(ours, theirs, rtol=0, atol=2 * (1e-13 + 1e-14 * 25))
+            for limit, tail in zip(ours, (0.5 + level / 2, 0.5 - level / 2), strict=True):
+
+                def f(ncp: float, t: float = float(t_obs), d: float = float(df), q: float = tail) -> float:
+                    return float(_dist.nct_cdf(t, d, ncp)) - q
+
+                theirs = optimize.brentq(f, limit - 1.0, limit + 1.0, xtol=1e-13, rtol=1e-14, maxiter=500)
+                assert limit == pytest.approx(theirs, rel=0, abs=2 * (1e-13 + 1e-14 * 25))
 
 
 def test_it_says_when_the_bracket_does_not_change_sign() -> None:

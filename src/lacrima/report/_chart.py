@@ -19,7 +19,7 @@ import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, ParamSpec
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, ParamSpec
 
 import numpy as np
 
@@ -52,13 +52,23 @@ PALETTE = ("#2f5d8a", "#c0504d", "#6a9a3a", "#8064a2", "#d08a1e", "#3b9ab2")
 Marker = Literal["o", "s", "v", "D"]
 
 
-def _arr(values: Any) -> np.ndarray:
-    return np.asarray(values, dtype=float).ravel()
+class _Mark:
+    """Base of the marks: the fields named in ``_arrays`` become 1-d float arrays (from lists, Series...)."""
+
+    _arrays: ClassVar[tuple[str, ...]] = ()
+
+    def __post_init__(self) -> None:
+        for name in self._arrays:
+            value = getattr(self, name)
+            if name != "size" or not isinstance(value, int | float):
+                object.__setattr__(self, name, np.asarray(value, dtype=float).ravel())
 
 
 @dataclass(frozen=True, eq=False)
-class Points:
+class Points(_Mark):
     """Markers at ``(x, y)``; ``size`` is the marker area in points squared (one value or one per point)."""
+
+    _arrays: ClassVar[tuple[str, ...]] = ("x", "y", "size")
 
     x: np.ndarray
     y: np.ndarray
@@ -68,16 +78,12 @@ class Points:
     marker: Marker = "o"
     label: str | None = None
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "x", _arr(self.x))
-        object.__setattr__(self, "y", _arr(self.y))
-        if not isinstance(self.size, int | float):
-            object.__setattr__(self, "size", _arr(self.size))
-
 
 @dataclass(frozen=True, eq=False)
-class Line:
+class Line(_Mark):
     """A polyline through ``(x, y)``; a NaN leaves a gap. ``width`` and ``marker_size`` are in points."""
+
+    _arrays: ClassVar[tuple[str, ...]] = ("x", "y")
 
     x: np.ndarray
     y: np.ndarray
@@ -89,14 +95,12 @@ class Line:
     marker_size: float = 4.0
     label: str | None = None
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "x", _arr(self.x))
-        object.__setattr__(self, "y", _arr(self.y))
-
 
 @dataclass(frozen=True, eq=False)
-class Band:
+class Band(_Mark):
     """The area between ``low`` and ``high`` over ``x`` (a confidence band); a NaN leaves a gap."""
+
+    _arrays: ClassVar[tuple[str, ...]] = ("x", "low", "high")
 
     x: np.ndarray
     low: np.ndarray
@@ -104,15 +108,13 @@ class Band:
     color: str = PALETTE[0]
     alpha: float = 0.18
 
-    def __post_init__(self) -> None:
-        for name in ("x", "low", "high"):
-            object.__setattr__(self, name, _arr(getattr(self, name)))
-
 
 @dataclass(frozen=True, eq=False)
-class ErrorBars:
+class ErrorBars(_Mark):
     """Intervals from ``low`` to ``high`` (absolute ends, not offsets) with caps and an optional marker
     at ``(x, y)``; vertical unless ``horizontal``. ``cap`` is the cap's half-length in points."""
+
+    _arrays: ClassVar[tuple[str, ...]] = ("x", "y", "low", "high")
 
     x: np.ndarray
     y: np.ndarray
@@ -125,15 +127,13 @@ class ErrorBars:
     marker: Marker | None = "o"
     marker_size: float = 5.0
 
-    def __post_init__(self) -> None:
-        for name in ("x", "y", "low", "high"):
-            object.__setattr__(self, name, _arr(getattr(self, name)))
-
 
 @dataclass(frozen=True, eq=False)
-class Bars:
+class Bars(_Mark):
     """Bars from 0 to ``length`` at ``position`` (horizontal unless ``horizontal`` is False);
     ``thickness`` is in data units of the position axis."""
+
+    _arrays: ClassVar[tuple[str, ...]] = ("position", "length")
 
     position: np.ndarray
     length: np.ndarray
@@ -142,27 +142,21 @@ class Bars:
     color: str = PALETTE[0]
     alpha: float = 0.8
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "position", _arr(self.position))
-        object.__setattr__(self, "length", _arr(self.length))
-
 
 @dataclass(frozen=True, eq=False)
-class Area:
+class Area(_Mark):
     """A filled polygon with vertices ``(x, y)`` (e.g. a forest plot's pooled diamond)."""
+
+    _arrays: ClassVar[tuple[str, ...]] = ("x", "y")
 
     x: np.ndarray
     y: np.ndarray
     color: str = PALETTE[1]
     alpha: float = 1.0
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "x", _arr(self.x))
-        object.__setattr__(self, "y", _arr(self.y))
-
 
 @dataclass(frozen=True, eq=False)
-class Span:
+class Span(_Mark):
     """A band across the whole height of the plot from ``low`` to ``high`` on the x axis."""
 
     low: float
@@ -172,7 +166,7 @@ class Span:
 
 
 @dataclass(frozen=True, eq=False)
-class Rule:
+class Rule(_Mark):
     """A reference line across the plot at ``value`` (vertical: an x value; else a y value)."""
 
     value: float
@@ -183,8 +177,10 @@ class Rule:
 
 
 @dataclass(frozen=True, eq=False)
-class Segments:
+class Segments(_Mark):
     """Horizontal segments from ``x0`` to ``x1`` at heights ``y`` (a forest plot's intervals)."""
+
+    _arrays: ClassVar[tuple[str, ...]] = ("x0", "x1", "y")
 
     x0: np.ndarray
     x1: np.ndarray
@@ -192,10 +188,6 @@ class Segments:
     color: str = "#333333"
     width: float = 1.0
     label: str | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("x0", "x1", "y"):
-            object.__setattr__(self, name, _arr(getattr(self, name)))
 
 
 Layer = Points | Line | Band | ErrorBars | Bars | Area | Span | Rule | Segments
