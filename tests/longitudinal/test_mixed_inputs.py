@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -115,9 +116,11 @@ def test_it_has_a_tidy_table_and_json_ready_dict(sleep: pd.DataFrame) -> None:
     fit = mixed("Reaction ~ Days + (Days | Subject)", sleep)
     table = fit.table()
     assert list(table.columns) == ["term", "estimate", "se", "df", "t", "p", "ci_low", "ci_high", "n"]
-    out = fit.to_dict()
+    out = json.loads(json.dumps(fit.to_dict()))
     assert "_state" not in out
     assert out["fixed"][0]["term"] == "(Intercept)"
+    assert out["vcov"]["term"] == ["(Intercept)", "Days"]
+    np.testing.assert_array_equal(out["vcov"]["matrix"], fit.vcov.to_numpy())
     assert "<strong>MixedResult</strong>" in fit._repr_html_()
 
 

@@ -60,6 +60,22 @@ def test_it_matches_lme4_fixed_effects(case: str) -> None:
     _check_p(fit.fixed["p"].to_numpy(), np.asarray(ref["p"]), rtol=tol)
 
 
+@pytest.mark.parametrize("case", MODELS)
+def test_it_matches_lme4_vcov(case: str) -> None:
+    ref = GOLDEN[case]["vcov"]
+    fit = _fit(case)
+    assert list(fit.vcov.index) == list(fit.vcov.columns) == list(fit.fixed.index) == ref["term"]
+    np.testing.assert_allclose(fit.vcov.to_numpy(), np.asarray(ref["matrix"]), rtol=_tol(case))
+
+
+@pytest.mark.parametrize("case", MODELS)
+def test_it_gives_standard_errors_as_the_root_of_the_vcov_diagonal(case: str) -> None:
+    fit = _fit(case)
+    v = fit.vcov.to_numpy()
+    np.testing.assert_array_equal(v, v.T)
+    np.testing.assert_allclose(fit.fixed["se"], np.sqrt(np.diag(v)), rtol=1e-12)
+
+
 @pytest.mark.parametrize("case", [c for c in MODELS if GOLDEN[c]["family"] == "gaussian"])
 def test_it_matches_lmertest_satterthwaite_df(case: str) -> None:
     fit = _fit(case)

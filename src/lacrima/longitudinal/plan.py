@@ -665,10 +665,10 @@ def _empty_style() -> pd.DataFrame:
 def _crying_by_style(data: pd.DataFrame) -> pd.DataFrame:
     """Population-level probability of crying by attachment style over sessions, with 95 % Wald bands.
 
-    Fitted as ``cried ~ 0 + attachment_style + attachment_style:session_c + (1 | client_id)`` twice, with
-    time centred at the first and at the last session of the grid: the standard errors of the two
-    intercepts of a style give the covariance of its intercept and slope, so the band at any session is
-    the exact delta-method interval of the linear predictor.
+    Fitted as ``cried ~ 0 + attachment_style + attachment_style:t + (1 | client_id)`` (``t = session_c``):
+    each style's intercept ``a`` and slope ``b`` and their covariance from ``vcov`` give the delta-method
+    interval of the linear predictor ``a + b t`` at every session, as R's
+    ``sqrt(V[a, a] + 2 t V[a, b] + t^2 V[b, b])``.
     """
     if not {"attachment_style", "cried", "session_c"} <= set(data.columns):
         return _empty_style()
@@ -677,25 +677,21 @@ def _crying_by_style(data: pd.DataFrame) -> pd.DataFrame:
         return _empty_style()
     sessions = _grid(frame)
     first = float(pd.to_numeric(data["session"]).min())
-    span = (sessions[-1] - first) / SESSION_SCALE
     formula = "cried ~ 0 + attachment_style + attachment_style:t + (1 | client_id)"
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            f0 = mixed(formula, frame.assign(t=frame["session_c"]), family="binomial")
-            f1 = mixed(formula, frame.assign(t=frame["session_c"] - span), family="binomial")
+            fit = mixed(formula, frame.assign(t=frame["session_c"]), family="binomial")
     except (DataError, ValueError, np.linalg.LinAlgError, RuntimeError):
         return _empty_style()
     rows = []
     t = (sessions - first) / SESSION_SCALE
     for level in frame["attachment_style"].cat.categories:
         a, b = f"attachment_style{level}", f"attachment_style{level}:t"
-        if a not in f0.fixed.index or b not in f0.fixed.index:
+        if a not in fit.fixed.index or b not in fit.fixed.index:
             continue
-        va, vb = _num(f0.fixed, a, "se") ** 2, _num(f0.fixed, b, "se") ** 2
-        v_end = _num(f1.fixed, a, "se") ** 2
-        cov = (v_end - va - span**2 * vb) / (2.0 * span) if span > 0 else 0.0
-        eta = _num(f0.fixed, a, "estimate") + _num(f0.fixed, b, "estimate") * t
+        va, vb, cov = _num(fit.vcov, a, a), _num(fit.vcov, b, b), _num(fit.vcov, a, b)
+        eta = _num(fit.fixed, a, "estimate") + _num(fit.fixed, b, "estimate") * t
         se = np.sqrt(np.maximum(va + 2.0 * t * cov + t**2 * vb, 0.0))
         for s, e, sd in zip(sessions, eta, se, strict=True):
             rows.append(
