@@ -11,7 +11,18 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-__all__ = ["chi2_sf", "f_ppf", "f_sf", "nct_cdf", "norm_cdf", "norm_ppf", "norm_sf", "t_ppf", "t_sf"]
+__all__ = [
+    "chi2_ppf",
+    "chi2_sf",
+    "f_ppf",
+    "f_sf",
+    "nct_cdf",
+    "norm_cdf",
+    "norm_ppf",
+    "norm_sf",
+    "t_ppf",
+    "t_sf",
+]
 
 
 def norm_ppf(q: Any) -> Any:
@@ -35,7 +46,8 @@ def t_ppf(q: Any, df: Any) -> Any:
 
 
 def f_sf(x: Any, dfn: Any, dfd: Any) -> Any:
-    return special.fdtrc(dfn, dfd, x)
+    # below the support scipy.stats gives 1 where fdtrc gives NaN (np.maximum keeps NaN)
+    return special.fdtrc(dfn, dfd, np.maximum(x, 0.0))
 
 
 def f_ppf(q: Any, dfn: Any, dfd: Any) -> Any:
@@ -43,7 +55,13 @@ def f_ppf(q: Any, dfn: Any, dfd: Any) -> Any:
 
 
 def chi2_sf(x: Any, df: Any) -> Any:
-    return special.chdtrc(df, x)
+    # below the support scipy.stats gives 1 where chdtrc gives NaN (np.maximum keeps NaN)
+    return special.chdtrc(df, np.maximum(x, 0.0))
+
+
+def chi2_ppf(q: Any, df: Any) -> Any:
+    # scipy.stats.chi2.ppf computes 2 * gammaincinv(df / 2, q), not chdtri (which inverts the upper tail)
+    return 2 * special.gammaincinv(np.asarray(df, dtype=float) / 2, q)
 
 
 def nct_cdf(x: Any, df: Any, nc: Any) -> Any:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
-from scipy import linalg, optimize
+from scipy import linalg
 from scipy.linalg import blas
 
 from lacrima.crosscultural._cfa_syntax import MeasurementModel
@@ -538,6 +538,10 @@ def _lbfgs(
         if ev is None:
             return np.inf, np.zeros(npar)
         return ev.f, ev.grad
+
+    # imported here: scipy.optimize takes more than 0.1 s to import and only fits that Newton's method
+    # leaves unfinished need it
+    from scipy import optimize
 
     res = optimize.minimize(
         fun, x, jac=True, method="L-BFGS-B", options={"gtol": gtol, "maxiter": 20 * maxiter, "ftol": 1e-15}

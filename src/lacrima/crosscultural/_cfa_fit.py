@@ -16,8 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, special
+from scipy import special
 
+from lacrima._roots import brent_root
 from lacrima.crosscultural import _cfa_engine as engine
 
 __all__ = ["FitMeasures", "chisq_sf", "fit_measures", "rmsea_ci"]
@@ -78,13 +79,13 @@ def rmsea_ci(x2: float, df: int, n: int, groups: int, level: float = 0.90) -> tu
     if at_zero - upper_p < 0.0:
         low = 0.0
     else:
-        lam_l = optimize.brentq(lower_fn, 0.0, x2, xtol=1e-12)
+        lam_l = brent_root(lower_fn, 0.0, x2, xtol=1e-12)
         low = math.sqrt(lam_l / (n * df)) * scale
     n_rmsea = max(n, 4.0 * x2)
     if upper_fn(n_rmsea) > 0.0 or at_zero - lower_p < 0.0:
         high = 0.0
     else:
-        lam_u = optimize.brentq(upper_fn, 0.0, n_rmsea, xtol=1e-12)
+        lam_u = brent_root(upper_fn, 0.0, n_rmsea, xtol=1e-12)
         high = math.sqrt(lam_u / (n * df)) * scale
     return low, high
 

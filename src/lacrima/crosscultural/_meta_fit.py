@@ -18,8 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import optimize, stats
 
+from lacrima import _dist
+from lacrima._roots import brent_root
 from lacrima.errors import ConvergenceWarning
 
 FloatArray = NDArray[np.float64]
@@ -140,10 +141,7 @@ def _solve_q(target: float, X: FloatArray, y: FloatArray, v: FloatArray, upper: 
         hi *= 2.0
     else:  # pragma: no cover - Q tends to 0 as tau2 grows, so this needs absurd data
         return hi
-    root: float = optimize.brentq(
-        lambda t: q_stat(t, X, y, v) - target, 0.0, hi, xtol=1e-15, rtol=8.9e-16, maxiter=500
-    )
-    return root
+    return brent_root(lambda t: q_stat(t, X, y, v) - target, 0.0, hi, xtol=1e-15, rtol=8.9e-16, maxiter=500)
 
 
 def tau2_dl(X: FloatArray, y: FloatArray, v: FloatArray) -> Tau2Fit:
@@ -202,6 +200,9 @@ def tau2_ml(
     name = "REML" if reml else "ML"
     tau2, iterations, converged = _fisher_scoring(X, y, v, reml, threshold, max_iter)
     if not converged:
+        # imported here: scipy.optimize takes more than 0.1 s to import and only this rare fallback needs it
+        from scipy import optimize
+
         upper = _tau2_upper(y)
         res = optimize.minimize_scalar(
             lambda t: -loglik(t, X, y, v, reml),
@@ -260,8 +261,8 @@ def q_profile_ci(
     """
     k, p = X.shape
     alpha = 1.0 - level
-    crit_upper = float(stats.chi2.ppf(1.0 - alpha / 2.0, k - p))
-    crit_lower = float(stats.chi2.ppf(alpha / 2.0, k - p))
+    crit_upper = float(_dist.chi2_ppf(1.0 - alpha / 2.0, k - p))
+    crit_lower = float(_dist.chi2_ppf(alpha / 2.0, k - p))
     upper_start = max(100.0, 10.0 * tau2)
     q0 = q_stat(0.0, X, y, v)
     ub = 0.0 if q0 < crit_lower else _solve_q(crit_lower, X, y, v, upper_start)

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from lacrima import _dist
 from lacrima._results import Result
 from lacrima.analysis._correlation import correlation_inference
 from lacrima.crosscultural._fed_schema import (
@@ -393,8 +393,8 @@ class PooledSummary(Result):
         est = np.concatenate([[a], b])
         se = np.sqrt(np.concatenate([[var_a], np.diag(cov_b)]))
         t = est / se
-        p = 2.0 * stats.t.sf(np.abs(t), df_resid)
-        crit = float(stats.t.ppf(0.5 + level / 2.0, df_resid))
+        p = 2.0 * _dist.t_sf(np.abs(t), df_resid)
+        crit = float(_dist.t_ppf(0.5 + level / 2.0, df_resid))
         r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else math.nan
         adj = 1.0 - (1.0 - r2) * (self.n - 1) / df_resid
         f = (r2 / q) / ((1.0 - r2) / df_resid) if r2 < 1 else math.inf
@@ -419,7 +419,7 @@ class PooledSummary(Result):
             adj_r2=adj,
             sigma=math.sqrt(sigma2),
             f=f,
-            f_p=float(stats.f.sf(f, q, df_resid)),
+            f_p=float(_dist.f_sf(f, q, df_resid)),
             level=level,
         )
 

@@ -17,8 +17,9 @@ from typing import Any, Literal, overload
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
-from scipy import special, stats
+from scipy import special
 
+from lacrima import _dist
 from lacrima._results import Result
 from lacrima.crosscultural import _meta_fit as fit
 from lacrima.crosscultural._meta_fit import FloatArray
@@ -95,7 +96,7 @@ class MetaResult(Result):
         Study intervals use the normal quantile on the analysis scale and are back-transformed like the
         pooled estimate (metafor's ``forest()`` does the same).
         """
-        crit = float(stats.norm.ppf(0.5 + self.level / 2.0))
+        crit = float(_dist.norm_ppf(0.5 + self.level / 2.0))
         yi = np.asarray(self.yi)
         sei = np.sqrt(np.asarray(self.vi))
         low, high = _back(self.measure, yi - crit * sei), _back(self.measure, yi + crit * sei)
@@ -307,7 +308,7 @@ def _heterogeneity(
     else:
         i2 = 100.0 * tau2 / (vt + tau2)
         h2 = tau2 / vt + 1.0
-    return {"q": q, "q_p": float(stats.chi2.sf(q, k - p)), "vt": vt, "i2": i2, "h2": h2}
+    return {"q": q, "q_p": float(_dist.chi2_sf(q, k - p)), "vt": vt, "i2": i2, "h2": h2}
 
 
 def _labels(labels: Sequence[Any] | None, effects: ArrayLike, k: int) -> tuple[str, ...]:
@@ -470,15 +471,15 @@ def meta(
         s2w = wfit.rss / (k - p) if wfit.rss > np.finfo(float).eps else 0.0
         vb = vb * s2w
         df: float | None = float(k - p)
-        crit = float(stats.t.ppf(0.5 + level / 2.0, k - p))
+        crit = float(_dist.t_ppf(0.5 + level / 2.0, k - p))
     else:
         df = None
-        crit = float(stats.norm.ppf(0.5 + level / 2.0))
+        crit = float(_dist.norm_ppf(0.5 + level / 2.0))
     beta = wfit.beta
     se_b = np.sqrt(np.diag(vb))
     with np.errstate(divide="ignore", invalid="ignore"):  # knha gives se = 0 when all effects are equal
         stat_b = beta / se_b
-    p_b = 2.0 * stats.t.sf(np.abs(stat_b), k - p) if test == "knha" else 2.0 * stats.norm.sf(np.abs(stat_b))
+    p_b = 2.0 * _dist.t_sf(np.abs(stat_b), k - p) if test == "knha" else 2.0 * _dist.norm_sf(np.abs(stat_b))
     het = _heterogeneity(X, yi, vi, tau2, fixed=(method == "FE"))
     weights = tuple(float(x) for x in 100.0 * wfit.weights / np.sum(wfit.weights))
     tau2_ci = None if method == "FE" else fit.q_profile_ci(tau2, X, yi, vi, level)
@@ -522,10 +523,10 @@ def meta(
         if test == "knha":
             qm /= m
             qm_df: tuple[int, ...] = (m, k - p)
-            qm_p = float(stats.f.sf(qm, m, k - p))
+            qm_p = float(_dist.f_sf(qm, m, k - p))
         else:
             qm_df = (m,)
-            qm_p = float(stats.chi2.sf(qm, m))
+            qm_p = float(_dist.chi2_sf(qm, m))
         r2 = _pseudo_r2(method, X, yi, vi, tau2, threshold, max_iter)
         return MetaRegressionResult(
             n_coef=p, coefficients=coef, qm=qm, qm_df=qm_df, qm_p=qm_p, r2=r2, **common
