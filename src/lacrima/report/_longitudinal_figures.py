@@ -226,7 +226,6 @@ def client_alliance_chart(
         height=3.4,
         title=f"{client} {client_id}" if title is None else title,
         legend=True,
-        legend_loc="lower right",
     )
 
 

@@ -255,7 +255,31 @@ def client_detail(request: HttpRequest, slug: str, code: str) -> HttpResponse:
             }
         )
     record(request, "read", client, view="client_detail")
-    return render(request, "studies/client.html", {"study": study, "client": client, "rows": rows})
+    ctx = {"study": study, "client": client, "rows": rows, "timeline": _timeline_svg(client.code, rows)}
+    return render(request, "studies/client.html", ctx)
+
+
+def _timeline_svg(code: str, rows: list[dict]) -> str:
+    """The client's alliance across sessions with crying sessions marked (inline SVG), or "" with fewer
+    than two sessions that have an alliance score."""
+    if sum(r["alliance"] is not None for r in rows) < 2:
+        return ""
+    import pandas as pd
+
+    from lacrima.report._longitudinal_figures import client_alliance_chart
+
+    frame = pd.DataFrame(
+        {
+            "client_id": code,
+            "session": [r["session"] for r in rows],
+            "alliance": [float("nan") if r["alliance"] is None else r["alliance"] for r in rows],
+            "cried": [1.0 if r["cried"] else 0.0 for r in rows],
+        }
+    )
+    chart = client_alliance_chart(frame, code, alliance="alliance", ylabel="Session alliance", title="")
+    # the SVG renderer escapes every text it writes, so the markup is safe to insert as it is
+    description = f"Alliance across sessions of client {code}, with the sessions in which they cried marked"
+    return chart.to_svg(ident="timeline", description=description)
 
 
 @login_required
