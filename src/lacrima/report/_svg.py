@@ -71,12 +71,18 @@ def _esc(text: str) -> str:
 class _Frame:
     """Pixel geometry of the plot area and the data-to-pixel maps."""
 
-    def __init__(self, chart: Chart, left: float, right: float, top: float, bottom: float) -> None:
+    def __init__(
+        self,
+        chart: Chart,
+        limits: tuple[tuple[float, float], tuple[float, float]],
+        margins: tuple[float, float, float, float],
+    ) -> None:
+        left, right, top, bottom = margins
         self.width = chart.width * PX_PER_INCH
         self.height = chart.height * PX_PER_INCH
         self.x0, self.x1 = left, self.width - right
         self.y0, self.y1 = top, self.height - bottom
-        (self.xlo, self.xhi), (self.ylo, self.yhi) = chart.limits()
+        (self.xlo, self.xhi), (self.ylo, self.yhi) = limits
         self.xinv, self.yinv = chart.x.inverted, chart.y.inverted
 
     def sx(self, v: np.ndarray | float) -> np.ndarray:
@@ -106,7 +112,8 @@ def _ticks(
 def render_svg(chart: Chart, *, ident: str = "chart", description: str = "") -> str:
     """Inline SVG markup of ``chart`` (no XML declaration or namespace: meant for an HTML page)."""
     width, height = chart.width * PX_PER_INCH, chart.height * PX_PER_INCH
-    (xlo, xhi), (ylo, yhi) = chart.limits()
+    limits = chart.limits()
+    (xlo, xhi), (ylo, yhi) = limits
     top = 10.0 + (TITLE_FS + 8.0 if chart.title else 0.0)
     bottom = 8.0 + (LABEL_FS + 6.0 if chart.x.label else 0.0) + TICK_FS + TICK_LEN + 6.0
     ypos, ylabels = _ticks(chart.y.ticks, ylo, yhi, height - top - bottom, 42.0)
@@ -114,7 +121,7 @@ def render_svg(chart: Chart, *, ident: str = "chart", description: str = "") -> 
     left = 8.0 + (LABEL_FS + 8.0 if chart.y.label else 0.0) + ywidth + TICK_LEN + 5.0
     note_width = max((text_width(t, NOTE_FS) for _, t in chart.notes), default=0.0)
     right = 14.0 + (note_width + 10.0 if chart.notes else 0.0)
-    fr = _Frame(chart, left, right, top, bottom)
+    fr = _Frame(chart, limits, (left, right, top, bottom))
     xpos, xlabels = _ticks(chart.x.ticks, xlo, xhi, fr.x1 - fr.x0, 65.0)
 
     out: list[str] = [
@@ -130,7 +137,7 @@ def render_svg(chart: Chart, *, ident: str = "chart", description: str = "") -> 
     out.append(f'<g clip-path="url(#{_esc(ident)}-clip)">')
     out.extend(_layer(layer, fr) for layer in chart.layers)
     out.append("</g>")
-    out.append(_labels(chart, fr, left))
+    out.append(_labels(chart, fr))
     if chart.legend and chart.labelled():
         out.append(_legend(chart, fr))
     out.append("</svg>")
@@ -175,7 +182,7 @@ def _grid_and_axes(
     return "".join(parts)
 
 
-def _labels(chart: Chart, fr: _Frame, left: float) -> str:
+def _labels(chart: Chart, fr: _Frame) -> str:
     parts: list[str] = []
     if chart.x.label:
         y = fr.height - 8.0 - LABEL_FS * 0.25
@@ -300,21 +307,20 @@ def _band(layer: Band, fr: _Frame) -> str:
 def _errorbars(layer: ErrorBars, fr: _Frame) -> str:
     xs, ys = fr.sx(layer.x), fr.sy(layer.y)
     cap = layer.cap * PX_PER_POINT
-    segs = []
+    # each interval as its two pixel ends, and the caps as offsets across the interval's direction
     if layer.horizontal:
-        lo, hi = fr.sx(layer.low), fr.sx(layer.high)
-        for y, a, b in zip(ys, lo, hi, strict=True):
-            if np.isfinite(y) and np.isfinite(a) and np.isfinite(b):
-                segs.append(f"M{_f(a)} {_f(y)}H{_f(b)}")
-                if cap > 0:
-                    segs.append(f"M{_f(a)} {_f(y - cap)}v{_f(2 * cap)}M{_f(b)} {_f(y - cap)}v{_f(2 * cap)}")
+        ends = np.broadcast_arrays(fr.sx(layer.low), ys, fr.sx(layer.high), ys)
+        across = (0.0, cap)
     else:
-        lo, hi = fr.sy(layer.low), fr.sy(layer.high)
-        for x, a, b in zip(xs, lo, hi, strict=True):
-            if np.isfinite(x) and np.isfinite(a) and np.isfinite(b):
-                segs.append(f"M{_f(x)} {_f(a)}V{_f(b)}")
-                if cap > 0:
-                    segs.append(f"M{_f(x - cap)} {_f(a)}h{_f(2 * cap)}M{_f(x - cap)} {_f(b)}h{_f(2 * cap)}")
+        ends = np.broadcast_arrays(xs, fr.sy(layer.low), xs, fr.sy(layer.high))
+        across = (cap, 0.0)
+    rows = np.column_stack(ends)
+    segs = []
+    for x0, y0, x1, y1 in rows[np.isfinite(rows).all(axis=1)]:
+        segs.append(f"M{_f(x0)} {_f(y0)}L{_f(x1)} {_f(y1)}")
+        if cap > 0:
+            dx, dy = across
+            segs += [f"M{_f(x - dx)} {_f(y - dy)}l{_f(2 * dx)} {_f(2 * dy)}" for x, y in ((x0, y0), (x1, y1))]
     out = (
         f'<path d="{"".join(segs)}" fill="none" stroke="{layer.color}" '
         f'stroke-width="{_f(layer.width * PX_PER_POINT)}"/>'
