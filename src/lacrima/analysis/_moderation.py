@@ -52,7 +52,7 @@ def _ols(y: np.ndarray, design: np.ndarray, *, hc3: bool) -> _OLSFit:
     return _OLSFit(beta=beta, vcov=vcov, df_resid=df_resid, rsquared=rsquared)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class JohnsonNeyman(Result):
     """Values of the moderator at which the slope of ``x`` is significant at ``alpha``.
 
@@ -82,7 +82,7 @@ class JohnsonNeyman(Result):
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Moderation(Result):
     """OLS moderation model ``y ~ x + m + x:m (+ covariates)``.
 

@@ -254,20 +254,21 @@ def pool_command(
     title: Annotated[str | None, typer.Option(help="Report title.")] = None,
 ) -> None:
     """Validate site summaries, pool them exactly and write the consortium report."""
-    from lacrima.report._pooled import pooled_report
+    from lacrima.crosscultural import pool_plan
+    from lacrima.report.render import render_pooled
 
     try:
         if method not in ("REML", "DL", "PM", "ML", "FE"):
             raise DataError(f"--method must be REML, DL, PM, ML or FE, not {method!r}")
         loaded = [_load(p) for p in summaries]
-        report = pooled_report(
+        report = pool_plan(
             loaded,
             plan,
             sources=[p.name for p in summaries],
             title=title,
             method=method,  # type: ignore[arg-type]
         )
-        html = report.to_html(out)
+        html = render_pooled(report, out)
         written_json = report.to_json(json_out) if json_out is not None else None
     except DataError as exc:
         _fail(exc)

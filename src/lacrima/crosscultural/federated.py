@@ -23,7 +23,7 @@ import pandas as pd
 
 from lacrima import _dist
 from lacrima._results import Result
-from lacrima.analysis._correlation import correlation_inference
+from lacrima.analysis.inference import correlation_inference
 from lacrima.crosscultural._fed_schema import (
     IDENTIFIER_COLUMNS,
     MISSING_LEVEL,
@@ -239,7 +239,7 @@ def read_site_summary(path: str | Path) -> dict[str, Any]:
     return dict(obj)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PooledCorrelation(Result):
     """A (partial) correlation from pooled summaries: ``r``, ``n``, ``df``, ``t``, ``p``, ``ci`` (Fisher z
     with SE 1/sqrt(n - 3 - number of covariates))."""
@@ -256,7 +256,7 @@ class PooledCorrelation(Result):
     level: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PooledRegression(Result):
     """An OLS regression from pooled summaries; ``coefficients`` has term, estimate, se, t, p, ci_low,
     ci_high (``Intercept`` first)."""
@@ -278,7 +278,7 @@ class PooledRegression(Result):
         return self.coefficients.copy()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PooledSummary(Result):
     """Site summaries pooled exactly.
 

@@ -22,7 +22,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from lacrima._results import Result
-from lacrima.analysis._descriptives import wilson_interval
+from lacrima.analysis.inference import wilson_interval
 from lacrima.errors import DataError, Problem
 
 __all__ = ["SessionSummary", "read_sessions", "summarise_sessions", "wilson_interval"]

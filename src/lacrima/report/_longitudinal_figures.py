@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 
 from lacrima.errors import DataError
-from lacrima.longitudinal._archive import SessionSummary, summarise_sessions
-from lacrima.longitudinal._sessions_common import binary_values, require_columns, session_numbers
+from lacrima.longitudinal import SessionSummary, summarise_sessions
+from lacrima.longitudinal.columns import binary_values, require_columns, session_numbers
 from lacrima.report._chart import PALETTE, Axis, Band, Chart, Line, Points, Span, as_figure
 
 __all__ = [

@@ -17,7 +17,7 @@ from lacrima.report._html import HtmlReport
 from lacrima.report._labels import label
 
 if TYPE_CHECKING:
-    from lacrima.analysis._runner import HypothesisResult
+    from lacrima.analysis.runner import HypothesisResult
     from lacrima.report._study import Report
 
 VERDICT_CLASS = {

@@ -266,7 +266,7 @@ def _timeline_svg(code: str, rows: list[dict]) -> str:
         return ""
     import pandas as pd
 
-    from lacrima.report._longitudinal_figures import client_alliance_chart
+    from lacrima.report.render import client_alliance_chart
 
     frame = pd.DataFrame(
         {
@@ -335,7 +335,7 @@ def report(request: HttpRequest, slug: str) -> HttpResponse:
         raise Http404("not found")
     from lacrima.errors import DataError
     from lacrima.report import analyze
-    from lacrima.report._render import build_html
+    from lacrima.report.render import build_html
     from lacrima.web.studies.tables import study_tables
 
     respondents, _ = study_tables(study)
