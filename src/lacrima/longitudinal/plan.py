@@ -311,7 +311,9 @@ class LongitudinalResults(Result):
     crying_rate
         Share of sessions with crying (sessions with ``cried`` recorded); NaN without ``cried``.
     alliance_curve
-        Population-level alliance by session from L2 (columns ``session, alliance``), empty if not run.
+        Population-level alliance by session (columns ``session, alliance, model``) from the model of the
+        alliance on growth and crying at t-1 alone (L2 in the default plan; found by its terms, not its
+        id); empty, with a note saying why, when no such model ran.
     crying_by_style
         Predicted probability of crying by attachment style over sessions with 95 % intervals
         (``session, group, p, ci_low, ci_high``), empty without attachment styles.
@@ -443,6 +445,7 @@ def analyze_sessions(
     models = tuple(_run(h, data, alliance_col, blocked, min_clients) for h in hypotheses)
     n_ther = int(data["therapist_id"].nunique()) if "therapist_id" in data.columns else None
     rate = float(pd.to_numeric(data["cried"], errors="coerce").mean()) if "cried" in data.columns else np.nan
+    curve = _alliance_curve(models, data, notes) if not blocked else _alliance_curve((), data, [])
     return LongitudinalResults(
         models=models,
         check=check,
@@ -452,7 +455,7 @@ def analyze_sessions(
         n_clients=int(data["client_id"].nunique()) if "client_id" in data.columns else 0,
         n_therapists=n_ther,
         crying_rate=rate,
-        alliance_curve=_alliance_curve(models, data),
+        alliance_curve=curve,
         crying_by_style=_crying_by_style(data) if not blocked else _empty_style(),
         example_client=_example_client(data) if not blocked else None,
         notes=tuple(notes),
@@ -645,17 +648,37 @@ def _grid(data: pd.DataFrame) -> np.ndarray:
     return np.arange(first, max(last, first) + 1.0)
 
 
-def _alliance_curve(models: tuple[LongitudinalModel, ...], data: pd.DataFrame) -> pd.DataFrame:
-    model = next((m for m in models if m.id == "L2" and m.ran and m.fit is not None), None)
+_CURVE_TERMS = frozenset({"(Intercept)", "session_c", "cried_lag1"})
+
+
+def _curve_model(models: tuple[LongitudinalModel, ...]) -> LongitudinalModel | None:
+    """The model the population alliance curve comes from, found by what it is: a linear model of the
+    session alliance whose fixed effects are exactly growth (``session_c``) and crying at t-1."""
+    for m in models:
+        terms = set(map(str, m.fixed.index))
+        if m.ran and m.fit is not None and m.family == "gaussian" and terms == _CURVE_TERMS:
+            return m
+    return None
+
+
+def _alliance_curve(
+    models: tuple[LongitudinalModel, ...], data: pd.DataFrame, notes: list[str]
+) -> pd.DataFrame:
+    model = _curve_model(models)
     if model is None or model.fit is None:
-        return pd.DataFrame(columns=["session", "alliance"])
+        if "session" in data.columns and "cried_lag1" in data.columns:
+            notes.append(
+                "population alliance curve not drawn: no model of the session alliance on session_c and "
+                "cried_lag1 alone ran"
+            )
+        return pd.DataFrame(columns=["session", "alliance", "model"])
     sessions = _grid(data)
     first = float(pd.to_numeric(data["session"]).min())
     new = pd.DataFrame({"session": sessions, "session_c": (sessions - first) / SESSION_SCALE})
     # crying at t-1 held at its sample share, so the curve is the average client's expected alliance
     new["cried_lag1"] = float(pd.to_numeric(data["cried_lag1"]).mean())
     pred = model.fit.predict(new, re_form="~0")
-    return pd.DataFrame({"session": sessions, "alliance": pred.to_numpy()})
+    return pd.DataFrame({"session": sessions, "alliance": pred.to_numpy(), "model": model.id})
 
 
 def _empty_style() -> pd.DataFrame:
