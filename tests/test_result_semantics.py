@@ -120,7 +120,7 @@ def _build(tmp: Path) -> list[Result]:
     roots += [
         lc.lag(sessions, "alliance"),
         lc.episodes(sessions),
-        lc.summarise_sessions(sessions, means=("alliance",)),
+        lc.summarize_sessions(sessions, means=("alliance",)),
         lc.validate_sessions(sessions),
     ]
     path = tmp / "study.csv"

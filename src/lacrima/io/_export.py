@@ -20,11 +20,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lacrima._deprecation import deprecated_alias
 from lacrima.errors import DataError
 from lacrima.io._result import Codebook
 from lacrima.io._tabular import CODEBOOK_METADATA_KEY
 
-__all__ = ["DIRECT_IDENTIFIERS", "pseudonymise", "read_sqlite", "write_sqlite", "write_table"]
+__all__ = [
+    "DIRECT_IDENTIFIERS",
+    "pseudonymise",
+    "pseudonymize",
+    "read_sqlite",
+    "write_sqlite",
+    "write_table",
+]
 
 #: Column names (compared without case, spaces or punctuation) that identify a person directly.
 DIRECT_IDENTIFIERS = frozenset(
@@ -178,7 +186,7 @@ def write_table(df: pd.DataFrame, path: str | Path, codebook: Codebook | None = 
     return writer(df, path, _codebook_for(df, codebook))
 
 
-def pseudonymise(
+def pseudonymize(
     df: pd.DataFrame,
     id_columns: Iterable[str],
     key: str | bytes,
@@ -283,3 +291,6 @@ def read_sqlite(path: str | Path, table: str) -> pd.DataFrame:
         return pd.read_sql_query(f'SELECT * FROM "{table}"', con)
     finally:
         con.close()
+
+
+pseudonymise = deprecated_alias(pseudonymize, "pseudonymise")

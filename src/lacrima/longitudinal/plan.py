@@ -456,7 +456,7 @@ def analyze_sessions(
         n_therapists=n_ther,
         crying_rate=rate,
         alliance_curve=curve,
-        crying_by_style=_crying_by_style(data) if not blocked else _empty_style(),
+        crying_by_style=_crying_by_style(data, notes) if not blocked else _empty_style(),
         example_client=_example_client(data) if not blocked else None,
         notes=tuple(notes),
         seed=seed,
@@ -685,18 +685,28 @@ def _empty_style() -> pd.DataFrame:
     return pd.DataFrame(columns=["session", "group", "p", "ci_low", "ci_high"])
 
 
-def _crying_by_style(data: pd.DataFrame) -> pd.DataFrame:
+def _crying_by_style(data: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
     """Population-level probability of crying by attachment style over sessions, with 95 % Wald bands.
 
     Fitted as ``cried ~ 0 + attachment_style + attachment_style:t + (1 | client_id)`` (``t = session_c``):
     each style's intercept ``a`` and slope ``b`` and their covariance from ``vcov`` give the delta-method
     interval of the linear predictor ``a + b t`` at every session, as R's
     ``sqrt(V[a, a] + 2 t V[a, b] + t^2 V[b, b])``.
+
+    Whatever is left out (the whole figure, or one style) is said in ``notes``.
     """
-    if not {"attachment_style", "cried", "session_c"} <= set(data.columns):
+    what = "crying by attachment style over sessions"
+    missing = sorted({"attachment_style", "cried", "session_c"} - set(data.columns))
+    if missing:
+        notes.append(f"{what} not estimated: the sessions lack {', '.join(missing)}")
         return _empty_style()
     frame = data.dropna(subset=["attachment_style", "cried", "session_c"])
-    if frame["client_id"].nunique() < 20 or frame["attachment_style"].nunique() < 2:
+    n_clients, n_styles = frame["client_id"].nunique(), frame["attachment_style"].nunique()
+    if n_clients < 20 or n_styles < 2:
+        notes.append(
+            f"{what} not estimated: {n_clients} client(s) with {n_styles} attachment style(s); "
+            "it needs at least 20 clients and two styles"
+        )
         return _empty_style()
     sessions = _grid(frame)
     first = float(pd.to_numeric(data["session"]).min())
@@ -705,13 +715,15 @@ def _crying_by_style(data: pd.DataFrame) -> pd.DataFrame:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             fit = mixed(formula, frame.assign(t=frame["session_c"]), family="binomial")
-    except (DataError, ValueError, np.linalg.LinAlgError, RuntimeError):
+    except (DataError, ValueError, np.linalg.LinAlgError, RuntimeError) as exc:
+        notes.append(f"{what} not estimated: {formula} could not be fitted ({exc})")
         return _empty_style()
     rows = []
     t = (sessions - first) / SESSION_SCALE
     for level in frame["attachment_style"].cat.categories:
         a, b = f"attachment_style{level}", f"attachment_style{level}:t"
         if a not in fit.fixed.index or b not in fit.fixed.index:
+            notes.append(f"{what}: style {level!s} left out (its terms are not in the fitted model)")
             continue
         va, vb, cov = _num(fit.vcov, a, a), _num(fit.vcov, b, b), _num(fit.vcov, a, b)
         eta = _num(fit.fixed, a, "estimate") + _num(fit.fixed, b, "estimate") * t
