@@ -228,7 +228,7 @@ def _check_deep(value: Any, where: str) -> None:
         if value.size:
             with pytest.raises(ValueError, match="read-only"):
                 value.flat[0] = value.flat[0]
-    elif isinstance(value, Mapping) and not isinstance(value, (FrozenDict, MappingProxyType)):
+    elif isinstance(value, Mapping) and not isinstance(value, (FrozenDict, MappingProxyType, Result)):
         pytest.fail(f"{where} is a mutable mapping ({type(value).__name__})")
     elif isinstance(value, FrozenDict):
         with pytest.raises(TypeError):

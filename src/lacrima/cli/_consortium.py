@@ -26,9 +26,12 @@ from rich.console import Console
 from lacrima.errors import DataError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     import pandas as pd
 
     from lacrima.analysis.plan import Hypothesis
+    from lacrima.crosscultural import SiteSummary
 
 __all__ = ["register"]
 
@@ -207,7 +210,7 @@ def site_summary_command(
 
 
 def _print_summary(
-    summary: dict[str, Any], plan_name: str, chosen: list[Hypothesis], outside: int, written: Path
+    summary: Mapping[str, Any], plan_name: str, chosen: list[Hypothesis], outside: int, written: Path
 ) -> None:
     console.print(f"site {summary['site']}: {summary['n']} rows summarised", highlight=False)
     console.print(
@@ -230,7 +233,7 @@ def _print_summary(
     console.print(f"-> {written}  (aggregates only; read it before you send it)", highlight=False)
 
 
-def _load(path: Path) -> dict[str, Any]:
+def _load(path: Path) -> SiteSummary:
     from lacrima.crosscultural.federated import read_site_summary
 
     if path.is_dir():

@@ -14,6 +14,7 @@ from typing import Any, TypeGuard
 
 import numpy as np
 
+from lacrima._results import Result
 from lacrima.errors import DataError, Problem
 
 SCHEMA = "lacrima.site-summary"
@@ -182,6 +183,8 @@ def validate_site_summary(obj: Any) -> None:
         a covariance matrix that is not symmetric or not positive semi-definite, n smaller than the number
         of variables + 1, means of the wrong length, unsuppressed small cells, counts that do not add up.
     """
+    if isinstance(obj, Result):  # a SiteSummary: check the JSON object it stands for
+        obj = obj.to_dict()
     if not isinstance(obj, Mapping):
         raise DataError(f"a site summary must be a JSON object; got {type(obj).__name__}")
     site = obj.get("site")
