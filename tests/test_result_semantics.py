@@ -26,7 +26,7 @@ import pytest
 
 import lacrima
 import lacrima as lc
-from lacrima._results import FrozenDict, Result
+from lacrima._results import Check, FrozenDict, Result
 from lacrima.crosscultural import pool_plan as pooled_report
 from lacrima.crosscultural import pool_summaries, site_summary
 from lacrima.crosscultural.federated import PooledSummary
@@ -42,18 +42,21 @@ POOL_PLAN: dict[str, Any] = {
 }
 
 
+BASES: set[type[Result]] = {Check}  # shared behaviour, never instantiated themselves
+
+
 def _result_classes() -> set[type[Result]]:
     for mod in pkgutil.walk_packages(lacrima.__path__, "lacrima."):
         if not mod.name.startswith("lacrima.web"):
             importlib.import_module(mod.name)
     found: set[type[Result]] = set()
-    todo = [Result]
+    todo: list[type[Result]] = [Result]
     while todo:
         for sub in todo.pop().__subclasses__():
             if sub not in found:
                 found.add(sub)
                 todo.append(sub)
-    return found
+    return found - BASES
 
 
 def _build(tmp: Path) -> list[Result]:
@@ -111,6 +114,9 @@ def _build(tmp: Path) -> list[Result]:
     assert isinstance(pooled, PooledSummary)
     roots += [pooled, pooled.correlation("x", "y"), pooled.regression("y", ["x", "c1"])]
     roots.append(pooled_report(summaries, POOL_PLAN))
+    broken = summaries[0].to_dict()
+    broken["n"] = 1
+    roots += [lc.validate_site_summary(summaries[0]), lc.validate_site_summary(broken)]
 
     sessions = lc.simulate_sessions(60, 6, sessions=(5, 9), seed=2).data
     roots.append(analyze_sessions(sessions, plan=[DEFAULT_LONGITUDINAL_PLAN[0]]))

@@ -29,7 +29,9 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-__all__ = ["FrozenDict", "Result", "to_jsonable"]
+from lacrima.errors import DataError
+
+__all__ = ["Check", "FrozenDict", "Result", "to_jsonable"]
 
 
 def to_jsonable(value: Any) -> Any:
@@ -365,3 +367,34 @@ class Result:
         return f"<strong>{type(self).__name__}</strong>" + frame.to_html(
             index=not isinstance(frame.index, pd.RangeIndex)
         )
+
+
+class Check(Result):
+    """What every validator of the library returns (the one validation convention).
+
+    A validator (``validate``, ``validate_sessions``, ``validate_site_summary``) never raises for bad data
+    and never returns ``None``: it returns a check, a frozen result with
+
+    - ``problems``: every problem found, as :class:`~lacrima.errors.Problem` (row, column, message);
+    - ``ok``: True when nothing stops the data from being used;
+    - ``raise_if_invalid()``: one :class:`~lacrima.errors.DataError` listing every problem, or nothing;
+    - ``table()``: one row per problem or finding.
+
+    Subclasses provide ``problems`` (a field or a property) and may override :meth:`headline`.
+    """
+
+    problems: tuple[Any, ...]
+
+    @property
+    def ok(self) -> bool:
+        """True when no problem was found."""
+        return not self.problems
+
+    def headline(self) -> str:
+        """The first line of the :class:`~lacrima.errors.DataError` that :meth:`raise_if_invalid` raises."""
+        return f"{len(self.problems)} problem(s) found; fix them and check again"
+
+    def raise_if_invalid(self) -> None:
+        """Raise one :class:`~lacrima.errors.DataError` listing every problem; do nothing when ``ok``."""
+        if not self.ok:
+            raise DataError(self.headline(), list(self.problems))

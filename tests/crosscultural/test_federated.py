@@ -270,9 +270,11 @@ def _break(change: str) -> dict[str, Any]:
     ],
 )
 def test_it_rejects_invalid_summaries_with_reasons(change: str, message: str) -> None:
-    validate_site_summary(_valid())
+    assert validate_site_summary(_valid()).ok
+    check = validate_site_summary(_break(change))
+    assert not check.ok and check.problems
     with pytest.raises(DataError, match=message):
-        validate_site_summary(_break(change))
+        check.raise_if_invalid()
 
 
 def test_it_reports_problems_of_every_site_when_pooling() -> None:

@@ -29,6 +29,8 @@ from lacrima.crosscultural._fed_schema import (
     MISSING_LEVEL,
     SCHEMA,
     VERSION,
+    SiteSummaryCheck,
+    check_site_summary,
     validate_site_summary,
 )
 from lacrima.crosscultural.meta import MetaResult, Method, Test, meta
@@ -39,6 +41,7 @@ __all__ = [
     "PooledRegression",
     "PooledSummary",
     "SiteSummary",
+    "SiteSummaryCheck",
     "pool_summaries",
     "read_site_summary",
     "site_summary",
@@ -95,7 +98,7 @@ class SiteSummary(Result, Mapping[str, Any]):
     @classmethod
     def from_dict(cls, obj: Mapping[str, Any]) -> SiteSummary:
         """A validated summary from its JSON object (raises :class:`DataError` with every problem)."""
-        validate_site_summary(obj)
+        check_site_summary(obj)
         return cls(**{f.name: obj[f.name] for f in fields(cls)})
 
     def __getitem__(self, key: str) -> Any:
@@ -273,7 +276,7 @@ def write_site_summary(summary: Mapping[str, Any], path: str | Path) -> Path:
     the same numbers bit for bit.
     """
     plain = summary.to_dict() if isinstance(summary, SiteSummary) else summary
-    validate_site_summary(plain)
+    check_site_summary(plain)
     target = Path(path)
     text = json.dumps(plain, indent=2, allow_nan=False, ensure_ascii=False)
     target.write_text(text + "\n", encoding="utf-8")
@@ -556,7 +559,7 @@ def pool_summaries(summaries: Iterable[Mapping[str, Any]]) -> PooledSummary:
     problems: list[Problem] = []
     for i, s in enumerate(items):
         try:
-            validate_site_summary(s)
+            check_site_summary(s)
         except DataError as exc:
             label = s.get("site") if isinstance(s, Mapping) else None
             prefix = f"site {label!r}" if isinstance(label, str) else f"summary {i + 1}"
