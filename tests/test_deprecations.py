@@ -43,3 +43,11 @@ def test_the_old_names_are_the_only_aliases() -> None:
     aliases = {name for name in lc.__all__ if getattr(getattr(lc, name), "__doc__", "") and
                "Deprecated alias" in (getattr(lc, name).__doc__ or "")}  # fmt: skip
     assert aliases == {"pseudonymise", "summarise_sessions"}
+
+
+def test_raise_for_errors_is_the_old_name_of_raise_if_invalid() -> None:
+    sessions = lc.simulate_sessions(10, 2, sessions=(3, 4), seed=1).data
+    check = lc.validate_sessions(pd.concat([sessions, sessions.iloc[:1]]))
+    expected = r"raise_for_errors\(\) is deprecated.*raise_if_invalid"
+    with pytest.warns(DeprecationWarning, match=expected), pytest.raises(lc.DataError):
+        check.raise_for_errors()

@@ -45,3 +45,13 @@ def test_to_dict_is_a_mutable_copy(summary: SiteSummary) -> None:
     plain = summary.to_dict()
     plain["cov"][0][0] = -1.0
     assert summary["cov"][0][0] > 0
+
+
+def test_the_pooled_correlation_matrix_equals_the_raw_rows() -> None:
+    raw = pd.read_csv(REF / "data" / "pooled_partial.csv")
+    cols = ["x", "y", "c1", "c2"]
+    pooled = pool_summaries([site_summary(raw[raw["site"] == s], cols, site=s) for s in raw["site"].unique()])
+    expected = raw[cols].dropna().corr()
+    pd.testing.assert_frame_equal(
+        pooled.correlation_matrix(), expected, check_names=False, check_index_type=False, rtol=1e-10
+    )

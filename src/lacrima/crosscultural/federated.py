@@ -371,6 +371,18 @@ class PooledSummary(Result):
             }
         )
 
+    def correlation_matrix(self) -> pd.DataFrame:
+        """Pearson correlations of the pooled data (from the total covariance), variables by variables;
+        NaN where a variable has no variance."""
+        cov = self.cov.to_numpy()
+        sd = np.sqrt(np.diag(cov))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            corr = cov / np.outer(sd, sd)
+        corr[~np.isfinite(corr)] = np.nan
+        np.fill_diagonal(corr, np.where(sd > 0, 1.0, np.nan))
+        names = list(self.variables)
+        return pd.DataFrame(corr, index=pd.Index(names, name="variable"), columns=names)
+
     def _check(self, names: Sequence[str]) -> None:
         unknown = [v for v in names if v not in self.variables]
         if unknown:

@@ -101,16 +101,11 @@ def _descriptives_section(rep: PooledReport, doc: HtmlReport) -> None:
         "Pooled means and standard deviations, with each site's mean",
         note=f"N = {fmt_int(pooled.n)}.",
     )
-    corr = pooled.cov.to_numpy()
+    corr = pooled.correlation_matrix().to_numpy()
     k = len(pooled.variables)
-    sd = [math.sqrt(corr[i, i]) for i in range(k)]
     cells = {
         str(j + 1): [
-            fmt_r(corr[i, j] / (sd[i] * sd[j]))
-            if i > j and sd[i] > 0 and sd[j] > 0
-            else "\u2014"
-            if i == j
-            else ""
+            fmt_r(corr[i, j]) if i > j and not math.isnan(corr[i, j]) else "\u2014" if i == j else ""
             for i in range(k)
         ]
         for j in range(k - 1)
