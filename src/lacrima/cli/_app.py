@@ -206,55 +206,81 @@ def import_(
     source: Annotated[
         Path, typer.Argument(help="CSV, TSV, Excel, SPSS .sav, Parquet, REDCap or Qualtrics file.")
     ],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write (.csv, .sav or .parquet).")],
-    fmt: Annotated[str, typer.Option("--format", help="auto, redcap or qualtrics.")] = "auto",
-    dictionary: Annotated[Path | None, typer.Option(help="REDCap data dictionary (CSV).")] = None,
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Where to write (.csv, .sav, .parquet or .xlsx); further tables (sessions, repeating "
+            "instruments) go beside it as <name>.<table>.<ext>.",
+        ),
+    ],
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="auto (tell REDCap, Qualtrics and plain tables apart), table, redcap or qualtrics.",
+        ),
+    ] = "auto",
+    dictionary: Annotated[
+        Path | None, typer.Option(help="REDCap data dictionary (CSV); implies --format redcap.")
+    ] = None,
     mapping: Annotated[Path | None, typer.Option(help="YAML mapping of source columns to items.")] = None,
     instrument: Annotated[
         list[str] | None, typer.Option(help="Instrument ids to check answers against.")
     ] = None,
     missing_code: Annotated[
-        list[str] | None, typer.Option(help="Codes meaning 'no answer' (e.g. -99, UNK); repeat for several.")
+        list[str] | None,
+        typer.Option(
+            help="Codes meaning 'no answer': repeat for several (--missing-code -99 --missing-code UNK) or "
+            "give REDCap's form ('UNK, Unknown | NASK, Not asked')."
+        ),
     ] = None,
+    sheet: Annotated[
+        str | None, typer.Option(help="Excel: the sheet to read (a name, or a position counted from 0).")
+    ] = None,
+    encoding: Annotated[
+        str | None, typer.Option(help="Text files: the encoding (e.g. cp1255); default: detected.")
+    ] = None,
+    session_instrument: Annotated[
+        str | None, typer.Option(help="REDCap: the repeating instrument that holds session check-ins.")
+    ] = None,
+    drop_identifiers: Annotated[
+        bool,
+        typer.Option(
+            help="REDCap: leave out fields the dictionary flags as identifiers (Qualtrics exports always "
+            "lose IP address, name, e-mail and location)."
+        ),
+    ] = False,
 ) -> None:
-    """Import a file into lacrima's respondent table, checking every answer, and write it with a codebook."""
-    from lacrima.io import read_qualtrics, read_redcap, read_table, write_table
+    """Import a file into lacrima's tables, checking every answer, and write each with a codebook."""
+    from lacrima.io import read_export, write_result
 
     try:
-        if fmt == "redcap":
-            if dictionary is None:
-                raise DataError("a REDCap import needs --dictionary (the project's data dictionary CSV)")
-            result = read_redcap(
-                source,
-                dictionary,
-                mapping=mapping,
-                instruments=instrument,
-                missing_codes=missing_code or None,
-            )
-        elif fmt == "qualtrics":
-            codes = [_number_or_text(c) for c in missing_code] if missing_code else [-99]
-            result = read_qualtrics(source, mapping=mapping, instruments=instrument, missing=codes)
-        elif fmt == "auto":
-            codes = [_number_or_text(c) for c in missing_code or []]
-            result = read_table(source, mapping=mapping, instruments=instrument, missing=codes)
-        else:
-            raise DataError(f"--format must be auto, redcap or qualtrics, not {fmt!r}")
-        written = write_table(result.data, out, codebook=result.codebook)
+        result = read_export(
+            source,
+            format=fmt,
+            dictionary=dictionary,
+            mapping=mapping,
+            instruments=instrument,
+            missing=missing_code or None,
+            session_instrument=session_instrument,
+            drop_identifiers=drop_identifiers,
+            sheet=int(sheet) if sheet is not None and sheet.isdigit() else sheet,
+            encoding=encoding,
+        )
+        written = write_result(result, out)
     except DataError as exc:
         _fail(exc)
         return
     for note in result.notes:
         console.print(f"note: {note}", highlight=False)
-    console.print(
-        f"{len(result.data):,} rows, {len(result.data.columns)} columns -> {', '.join(map(str, written))}"
-    )
-
-
-def _number_or_text(code: str) -> float | str:
-    try:
-        return float(code)
-    except ValueError:
-        return code
+    for reason, n in result.excluded.items():
+        console.print(f"excluded: {n:,} rows ({reason})", highlight=False)
+    for name, frame, _ in result.all_tables():
+        label = "main table" if name is None else f"table {name}"
+        console.print(f"{label}: {len(frame):,} rows, {len(frame.columns)} columns", highlight=False)
+    console.print(f"-> {', '.join(map(str, written))}", highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -17,7 +17,7 @@ from lacrima.io._result import Codebook, ImportResult
 from lacrima.io._tabular import InstrumentsLike, MappingLike, frame_from_rows, make_context
 from lacrima.io._text import read_rows
 
-__all__ = ["parse_choices", "read_redcap"]
+__all__ = ["REDCAP_SYSTEM_COLUMNS", "parse_choices", "parse_missing_codes", "read_redcap"]
 
 #: Data dictionary headers as the Designer's CSV download writes them, and as the API's metadata export does.
 _DICT_HEADERS = {
@@ -33,7 +33,7 @@ _DICT_HEADERS = {
     "identifier": ("Identifier?", "identifier"),
 }
 _REQUIRED = ("name", "form", "type", "label", "choices")
-_SYSTEM = (
+REDCAP_SYSTEM_COLUMNS = _SYSTEM = (
     "redcap_event_name",
     "redcap_repeat_instrument",
     "redcap_repeat_instance",
@@ -163,14 +163,28 @@ def _read_dictionary(path: Path, encoding: str | None = None) -> tuple[list[Fiel
     return fields, parsed.notes
 
 
-def _parse_missing_codes(codes: str | Mapping[str, str] | Iterable[str] | None) -> dict[str, str]:
+def parse_missing_codes(codes: str | Mapping[str, str] | Iterable[Any] | None) -> dict[str, str]:
+    """Missing-data codes as ``{code: label}``.
+
+    ``codes`` is REDCap's form as the project settings show it (``"UNK, Unknown | NASK, Not asked"``), a
+    ``{code: label}`` dict, or a list of codes each of which may itself be in REDCap's form (a code
+    without a label is its own label): ``["-99", "UNK, Unknown | NASK, Not asked"]`` gives three codes.
+    """
     if codes is None:
         return {}
-    if isinstance(codes, str):
-        return {code: label for code, label in parse_choices(codes)}
     if isinstance(codes, Mapping):
-        return {str(k): str(v) for k, v in codes.items()}
-    return {str(c): str(c) for c in codes}
+        return {str(k).strip(): str(v) for k, v in codes.items()}
+    items = [codes] if isinstance(codes, str) else list(codes)
+    out: dict[str, str] = {}
+    for item in items:
+        if not isinstance(item, str):
+            out[fmt_value(item).strip("'")] = fmt_value(item).strip("'")
+            continue
+        for part in item.split("|"):
+            code, sep, label = part.partition(",")
+            if code.strip():
+                out[code.strip()] = label.strip() if sep and label.strip() else code.strip()
+    return out
 
 
 def _codebook(fields: list[Field], forms: list[str], missing: Mapping[str, str]) -> Codebook:
@@ -261,7 +275,7 @@ def read_redcap(
     fields, dict_notes = _read_dictionary(dict_path, encoding)
     record_id = fields[0].name
     forms = list(dict.fromkeys(f.form for f in fields))
-    codes = _parse_missing_codes(missing_codes)
+    codes = parse_missing_codes(missing_codes)
     by_column: dict[str, Field] = {}
     form_of: dict[str, str] = {}
     for f in fields:
