@@ -79,6 +79,11 @@ def detect_format(
     rows = read_rows(path, encoding=encoding, sheet=sheet).rows
     if looks_like_qualtrics(rows):
         return "qualtrics"
+    if rows and ({"Variable / Field Name", "field_name"} & {h.strip() for h in rows[0][:1]}):
+        raise DataError(
+            f"{path} is a REDCap data dictionary, not a records export: give the records export as the file "
+            "and this one with --dictionary (dictionary= in Python)"
+        )
     if rows and _looks_like_redcap(rows[0]):
         beside = _dictionaries_beside(path)
         hint = f" (beside it: {', '.join(beside)})" if beside else ""
