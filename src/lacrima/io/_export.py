@@ -84,7 +84,7 @@ def _write_csv(df: pd.DataFrame, path: Path, codebook: Codebook) -> list[Path]:
 
 
 def _sav_frame(df: pd.DataFrame) -> pd.DataFrame:
-    out = {}
+    out: dict[str, pd.Series] = {}
     for col in df.columns:
         s = df[col]
         if pd.api.types.is_bool_dtype(s):
