@@ -198,6 +198,11 @@ def _codebook(fields: list[Field], forms: list[str], missing: Mapping[str, str])
                 col = checkbox_column(f.name, code)
                 labels[col] = f"{f.label}: {text}"
                 values[col] = {0: "Unchecked", 1: "Checked"}
+            for code, text in missing.items():
+                col = checkbox_column(f.name, code)
+                if col not in labels:
+                    labels[col] = f"{f.label}: {text} (missing-data code {code})"
+                    values[col] = {0: "Unchecked", 1: "Checked"}
             continue
         labels[f.name] = f.label
         if f.choices:

@@ -351,12 +351,12 @@ def read_sheet_rows(path: Path, sheet: str | int | None = None) -> Rows:
     lines: list[int] = []
     for number, values in zip(frame.index, frame.itertuples(index=False, name=None), strict=True):
         cells = [cell_text(v) for v in values]
-        while cells and cells[-1] == "":
-            cells.pop()
-        if not cells:
-            continue
-        rows.append(cells)
-        lines.append(int(number) + 1)
+        if any(c.strip() for c in cells):
+            rows.append(cells)
+            lines.append(int(number) + 1)
+    # Columns empty in every row (a formatted but unused range) are not part of the table.
+    width = max((max((i + 1 for i, c in enumerate(r) if c.strip()), default=0) for r in rows), default=0)
+    rows = [r[:width] for r in rows]
     if not rows:
         raise DataError(f"{path} (sheet {name!r}) is empty")
     notes = [f"read sheet {name!r} of {path.name}"] if len(sheets) > 1 else []
