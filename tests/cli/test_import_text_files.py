@@ -150,11 +150,14 @@ def test_it_reads_semicolon_files_with_decimal_commas_and_refuses_ragged_ones(
     importer: Importer, tmp_path: Path
 ) -> None:
     path = tmp_path / "sites.csv"
-    path.write_text("participant_id;site;score\nP1;Roma;1,5\nP2;Pisa;2,5\n", encoding="utf-8")
-    _, out = importer.ok(path)
-    assert pd.read_csv(out)["score"].tolist() == ["1,5", "2,5"]  # kept as written: no dictionary says more
-    path.write_text("participant_id;site;score\nP1;Roma;1\nP2;Pisa\n", encoding="utf-8")
-    importer.refused(path, match=r"row 3: this row has 2 fields but the header has 3")
+    path.write_text("participant_id;site;score;code\nP1;Roma;1,5;1,2,3\nP2;Pisa;2;4\n", encoding="utf-8")
+    result, out = importer.ok(path)
+    table = pd.read_csv(out)
+    assert table["score"].tolist() == [1.5, 2.0]
+    assert table["code"].tolist() == ["1,2,3", "4"]  # no number: kept as written
+    assert "decimal commas read as decimal points in ['score']" in flat(result.output)
+    path.write_text("participant_id;site;score;code\nP1;Roma;1;2\nP2;Pisa;3\n", encoding="utf-8")
+    importer.refused(path, match=r"row 3: this row has 3 fields but the header has 4")
 
 
 # 4. UTF-16 with a byte-order mark -----------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -82,11 +83,31 @@ def _read_text_table(
     problems: list[Problem] = []
     raw = frame_from_rows(header, parsed.rows[1:], parsed.lines[1:], str(path), problems)
     raise_problems(problems, str(path))
+    notes = list(parsed.notes)
+    if parsed.delimiter == ";":
+        notes += _decimal_commas(raw)
     codebook = Codebook()
     sidecar = path.with_suffix(".codebook.json")
     if sidecar.exists():
         codebook = Codebook.from_json(sidecar.read_text(encoding="utf-8"))
-    return raw, codebook, list(parsed.notes)
+    return raw, codebook, notes
+
+
+_DECIMAL_COMMA = re.compile(r"\s*-?\d+(,\d+)?\s*")
+
+
+def _decimal_commas(raw: pd.DataFrame) -> list[str]:
+    """Semicolon-separated files come from Excel where the comma is the decimal mark: a column whose every
+    filled cell is a number written with a decimal comma (``1,5``) becomes numbers (in place)."""
+    changed = []
+    for col in raw.columns:
+        cells = [v for v in raw[col].to_numpy(dtype=object) if isinstance(v, str) and v.strip()]
+        if cells and any("," in v for v in cells) and all(_DECIMAL_COMMA.fullmatch(v) for v in cells):
+            raw[col] = raw[col].map(lambda v: v.replace(",", ".") if isinstance(v, str) else v)
+            changed.append(str(col))
+    if not changed:
+        return []
+    return [f"decimal commas read as decimal points in {changed} (the file is semicolon-separated)"]
 
 
 def _read_excel(path: Path, sheet: str | int | None) -> tuple[pd.DataFrame, Codebook, list[str]]:

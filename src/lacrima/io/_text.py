@@ -21,6 +21,8 @@ import datetime as dt
 import importlib.util
 import io
 import math
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -154,19 +156,29 @@ def _detect(data: bytes, path: Path | str) -> Decoded:
     least = min(r.chaos for r in results)
     tied = [r for r in results if r.chaos <= least + _CHAOS_TIE]
 
-    def rank(result: Any) -> int:
+    def rank(result: Any) -> tuple[bool, int]:
         pages = [c for c in result.could_be_from_charset if c in CODE_PAGES]
-        return min((CODE_PAGES.index(c) for c in pages), default=len(CODE_PAGES))
+        prior = min((CODE_PAGES.index(c) for c in pages), default=len(CODE_PAGES))
+        return _latin_mojibake(str(result)), prior
 
     chosen = min(tied, key=rank)
     pages = [c for c in chosen.could_be_from_charset if c in CODE_PAGES]
     name = min(pages, key=CODE_PAGES.index) if pages else chosen.encoding
-    others = sorted({r.encoding for r in tied} - {chosen.encoding, name}, key=_page_rank)
+    others = sorted({r.encoding for r in tied} - {chosen.encoding, name}, key=_page_rank)[:3]
     text = data.decode(name)
     note = f"{Path(path).name} is not UTF-8; it was read as {name} ({_CODE_PAGE_NAMES.get(name, name)})"
     if others:
         note += f"; it could also be {', '.join(others)}: if the text looks wrong, pass the right encoding"
     return Decoded(_checked(text, path), name, note)
+
+
+def _latin_mojibake(text: str) -> bool:
+    """Whether a decoding has words of two or more accented Latin letters and no plain one (``àéùä``):
+    Hebrew, Greek or Cyrillic bytes read in a Western code page look like that, Italian or French never."""
+    for word in re.findall(r"[^\W\d_]{2,}", text):
+        if all(ord(c) > 127 and unicodedata.name(c, "").startswith("LATIN") for c in word):
+            return True
+    return False
 
 
 def _page_rank(name: str) -> int:
