@@ -259,6 +259,16 @@ def test_it_counts_user_missing_values_in_the_notes(importer: Importer, tmp_path
     assert "set 5 SPSS user-missing values to NaN (3 in wai_01, 2 in note)" in flat(result.output)
     table = pd.read_csv(out)
     assert table["wai_01"].isna().sum() == 3 and table["note"].isna().sum() == 2
+    # 99 and 98 are declared missing; 9 is not, and is off the WAI-SR's scale.
+    frame.loc[2, "wai_01"] = 9.0
+    pyreadstat.write_sav(frame, str(source), missing_ranges={"wai_01": [{"lo": 98.0, "hi": 99.0}]})
+    importer.refused(
+        source,
+        "--instrument",
+        "wai_sr",
+        match=r"row 3, column 'wai_01': item wai_01 has value 9; "
+        r"WAI-SR answers run 1-5",
+    )
 
 
 def test_it_parses_redcaps_missing_code_form_as_several_codes(importer: Importer, tmp_path: Path) -> None:

@@ -179,6 +179,40 @@ def test_it_refuses_a_real_redcap_export_without_its_dictionary_and_names_the_on
     assert lio.detect_format(folder / "data.csv", dictionary=folder / "dictionary.csv") == "redcap"
 
 
+def _redcap_side_files() -> list[str]:
+    if REAL is None:
+        return ["(absent)"]
+    return sorted(
+        str(p.relative_to(REAL / "redcap")) for p in (REAL / "redcap").glob("*/*.csv") if p.name != "data.csv"
+    )
+
+
+@pytest.mark.parametrize("name", _redcap_side_files())
+def test_it_reads_every_other_redcap_file_as_pandas_does_or_says_what_it_is(name: str) -> None:
+    """Dictionaries (Designer and API layouts) given as data are refused as such; the arm and event lists
+    are plain tables."""
+    assert REAL is not None
+    path = REAL / "redcap" / name
+    theirs = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if theirs.columns[0] in ("Variable / Field Name", "field_name"):
+        with pytest.raises(DataError, match="is a REDCap data dictionary, not a records export"):
+            lio.read_export(path)
+        return
+    result = lio.read_export(path)
+    assert sorted(result.data.columns) == sorted(theirs.columns)
+    for col in theirs.columns:
+        assert_same_values(result.data[col], theirs[col], f"{name} {col}")
+
+
+def test_it_reads_the_api_metadata_layout_of_a_dictionary_like_the_designer_download() -> None:
+    assert REAL is not None
+    folder = REAL / "redcap" / "simple"
+    for dictionary in ("dictionary.csv", "metadata.csv"):
+        with pytest.raises(DataError, match=REFUSED["redcap/simple"]) as refused:
+            lio.read_redcap(folder / "data.csv", folder / dictionary)
+        assert len(refused.value.problems) == 5
+
+
 # Qualtrics ------------------------------------------------------------------------------------------------
 
 
