@@ -266,7 +266,7 @@ def import_(
             missing=missing_code or None,
             session_instrument=session_instrument,
             drop_identifiers=drop_identifiers,
-            sheet=int(sheet) if sheet is not None and sheet.isdigit() else sheet,
+            sheet=sheet,
             encoding=encoding,
         )
         written = write_result(result, out)

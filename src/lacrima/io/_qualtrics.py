@@ -207,7 +207,12 @@ def _from_sav(path: Path) -> _Source:
     raw = pd.DataFrame({c: pd.Series(frame[c].to_numpy(dtype=object), dtype=object) for c in frame.columns})
     raw.index = pd.Index(range(1, len(frame) + 1), dtype="int64")
     labels = {k: v for k, v in (meta.column_names_to_labels or {}).items() if v}
-    values = {k: dict(v) for k, v in (meta.variable_value_labels or {}).items()}
+    # Status codes become their names (Survey Preview ...), so their value labels no longer apply.
+    values = {
+        k: dict(v)
+        for k, v in (meta.variable_value_labels or {}).items()
+        if QUALTRICS_SAV_NAMES.get(k) != "status"
+    }
     return _Source(raw, names, ids, names, labels, values, notes)
 
 

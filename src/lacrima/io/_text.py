@@ -68,7 +68,7 @@ _BOMS = (
 _DELIMITERS = (",", ";", "\t", "|")
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 #: How much of a file the delimiter sniffer looks at.
-_SAMPLE_CHARS = 64_000
+_SAMPLE_CHARS = 16_000
 #: Chaos (charset-normalizer's measure of how garbled a decoding looks) within which candidates tie.
 _CHAOS_TIE = 0.05
 
@@ -317,6 +317,9 @@ def select_sheet(path: Path, sheet: str | int | None, sheets: list[str]) -> str:
         folded = [s for s in sheets if s.casefold() == str(sheet).strip().casefold()]
         if len(folded) == 1:
             return folded[0]
+        if str(sheet).strip().isdigit():
+            # "2" from the command line: a position, since no sheet has that name.
+            return select_sheet(path, int(str(sheet).strip()), sheets)
         raise DataError(f"{path} has no sheet {sheet!r}; its sheets are {shown}")
     data_sheets = [s for s in sheets if s.casefold() != "codebook"]
     if len(data_sheets) == 1:
