@@ -160,6 +160,16 @@ def test_it_reads_semicolon_files_with_decimal_commas_and_refuses_ragged_ones(
     importer.refused(path, match=r"row 3: this row has 3 fields but the header has 4")
 
 
+def test_it_refuses_a_csv_file_cut_off_in_the_middle_of_a_row(importer: Importer, tmp_path: Path) -> None:
+    path = tmp_path / "cut.csv"
+    path.write_text('participant_id;note;age\nP1;"ho pianto";30\nP2;"ho pianto, poi', encoding="utf-8")
+    importer.refused(
+        path,
+        match=r"row 3: this row has 2 fields but the header has 3 \(it is the last row: is "
+        r"the file truncated\? export it again\)",
+    )
+
+
 # 4. UTF-16 with a byte-order mark -----------------------------------------------------------------------
 
 

@@ -47,10 +47,15 @@ def frame_from_rows(
                     column=name,
                 )
             )
-    for row, line in zip(rows, lines, strict=True):
+    for i, (row, line) in enumerate(zip(rows, lines, strict=True)):
         extra = row[width:]
         if len(row) < width or any(cell.strip() for cell in extra):
-            problems.append(Problem(f"this row has {len(row)} fields but the header has {width}", row=line))
+            cut = (
+                " (it is the last row: is the file truncated? export it again)" if i == len(rows) - 1 else ""
+            )
+            problems.append(
+                Problem(f"this row has {len(row)} fields but the header has {width}{cut}", row=line)
+            )
     padded = [row if len(row) == width else (row + [""] * width)[:width] for row in rows]
     # One 2-D array rather than a Series per column: building a hundred Series took longer than parsing.
     cells = np.array(padded, dtype=object).reshape(len(padded), width)
