@@ -126,7 +126,9 @@ def test_it_refuses_duplicated_headers_in_plain_csv_and_qualtrics_files(
 # 3. Semicolons, tabs and pipes --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("delimiter", "word"), [(";", "semicolon"), ("\t", "tab"), ("|", "pipe")])
+@pytest.mark.parametrize(
+    ("delimiter", "word"), [(";", "semicolon"), ("\t", "tab"), ("|", "pipe"), ("^", "caret")]
+)
 def test_it_sniffs_the_delimiter_of_a_csv_file(
     importer: Importer, tmp_path: Path, delimiter: str, word: str
 ) -> None:

@@ -65,8 +65,8 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
-_DELIMITERS = (",", ";", "\t", "|")
-_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+_DELIMITERS = (",", ";", "\t", "|", "^")
+_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe", "^": "caret"}
 #: How much of a file the delimiter sniffer looks at.
 _SAMPLE_CHARS = 16_000
 #: Chaos (charset-normalizer's measure of how garbled a decoding looks) within which candidates tie.
@@ -186,7 +186,7 @@ def _page_rank(name: str) -> int:
 
 
 def sniff_delimiter(text: str) -> str:
-    """The delimiter of a delimited text: comma, semicolon, tab or pipe.
+    """The delimiter of a delimited text: comma, semicolon, tab, pipe or caret (all of which REDCap offers).
 
     ``csv.Sniffer`` proposes one; each candidate is then scored on the first lines of the file (the header
     must split into more than one field and the rows as many fields as the header), the sniffer's choice
