@@ -112,17 +112,19 @@ def decode(data: bytes, path: Path | str, encoding: str | None = None) -> Decode
             try:
                 text = data.decode(name)
             except UnicodeDecodeError as exc:
+                shown = "UTF-8" if name == "utf-8-sig" else name.upper()
                 raise DataError(
-                    f"{path} starts with a {name.upper()} byte-order mark but is not valid {name.upper()} "
+                    f"{path} starts with a {shown} byte-order mark but is not valid {shown} "
                     f"from byte {exc.start}: the file is damaged or truncated; export it again"
                 ) from exc
             shown = "utf-8" if name == "utf-8-sig" else name
             note = None if shown == "utf-8" else f"{Path(path).name} is {shown.upper()} (byte-order mark)"
             return Decoded(_checked(text.removeprefix("\ufeff"), path), shown, note)
-    try:
-        return Decoded(_checked(data.decode("utf-8"), path), "utf-8")
-    except UnicodeDecodeError:
-        pass
+    if b"\x00" not in data:  # NUL bytes are valid UTF-8, but in a text file they mean UTF-16 or UTF-32
+        try:
+            return Decoded(data.decode("utf-8"), "utf-8")
+        except UnicodeDecodeError:
+            pass
     return _detect(data, path)
 
 
@@ -140,7 +142,11 @@ def _detect(data: bytes, path: Path | str) -> Decoded:
 
     if b"\x00" in data:
         best = from_bytes(data).best()
-        if best is not None and best.encoding.startswith(("utf_16", "utf_32")):
+        if (
+            best is not None
+            and best.encoding.startswith(("utf_16", "utf_32"))
+            and _looks_like_table(str(best))
+        ):
             name = best.encoding.replace("_", "-")
             return Decoded(
                 _checked(str(best), path),
@@ -153,13 +159,14 @@ def _detect(data: bytes, path: Path | str) -> Decoded:
         raise DataError(
             f"{path} is not UTF-8 and no Windows code page reads it cleanly; {_encoding_hint(path)}"
         )
-    least = min(r.chaos for r in results)
-    tied = [r for r in results if r.chaos <= least + _CHAOS_TIE]
+    # A decoding with words of accented Latin letters only is mojibake, however little chaos it shows.
+    plausible = [r for r in results if not _latin_mojibake(str(r))] or results
+    least = min(r.chaos for r in plausible)
+    tied = [r for r in plausible if r.chaos <= least + _CHAOS_TIE]
 
-    def rank(result: Any) -> tuple[bool, int]:
+    def rank(result: Any) -> int:
         pages = [c for c in result.could_be_from_charset if c in CODE_PAGES]
-        prior = min((CODE_PAGES.index(c) for c in pages), default=len(CODE_PAGES))
-        return _latin_mojibake(str(result)), prior
+        return min((CODE_PAGES.index(c) for c in pages), default=len(CODE_PAGES))
 
     chosen = min(tied, key=rank)
     pages = [c for c in chosen.could_be_from_charset if c in CODE_PAGES]
@@ -170,6 +177,13 @@ def _detect(data: bytes, path: Path | str) -> Decoded:
     if others:
         note += f"; it could also be {', '.join(others)}: if the text looks wrong, pass the right encoding"
     return Decoded(_checked(text, path), name, note)
+
+
+def _looks_like_table(text: str) -> bool:
+    """Text of rows and fields, not bytes that merely decode: a line break or delimiter, no control codes."""
+    if not any(ch in text for ch in "\n,;\t"):
+        return False
+    return all(ch.isprintable() or ch in "\t\r\n" for ch in text)
 
 
 def _latin_mojibake(text: str) -> bool:
