@@ -35,8 +35,7 @@ def _dictionaries_beside(path: Path) -> list[str]:
     return sorted(
         p.name
         for p in path.parent.glob("*.csv")
-        if p != path
-        and ("datadictionary" in p.name.lower().replace("_", "") or "dictionary" in p.name.lower())
+        if p != path and any(word in p.name.lower() for word in ("dictionary", "metadata"))
     )
 
 

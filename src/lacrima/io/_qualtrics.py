@@ -1,4 +1,5 @@
-"""Qualtrics CSV exports: three header rows (export tag, question text, import id), then the responses."""
+"""Qualtrics exports: CSV, TSV and Excel files with three header rows (export tag, question text, import id)
+before the responses, in the current or the 2016 layout, and SPSS files with the same columns as variables."""
 
 from __future__ import annotations
 
