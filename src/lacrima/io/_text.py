@@ -202,20 +202,17 @@ def _page_rank(name: str) -> int:
 def sniff_delimiter(text: str) -> str:
     """The delimiter of a delimited text: comma, semicolon, tab, pipe or caret (all of which REDCap offers).
 
-    ``csv.Sniffer`` proposes one; each candidate is then scored on the first lines of the file (the header
-    must split into more than one field and the rows as many fields as the header), the sniffer's choice
-    winning ties. A file of one column is comma-separated.
+    Each candidate is scored on the first lines of the file: the header must split into more than one field
+    and every row into as many fields as the header. When exactly one candidate does, it is the delimiter;
+    when several do, ``csv.Sniffer`` decides among them (the widest wins if it has no opinion); when none
+    does, the candidate that splits most rows as the header is taken (and the reader then reports the
+    ragged rows). A file of one column is comma-separated.
     """
     sample = text[:_SAMPLE_CHARS]
     if len(text) > _SAMPLE_CHARS and "\n" in sample:
         sample = sample[: sample.rindex("\n")]
-    try:
-        sniffed = csv.Sniffer().sniff(sample, delimiters="".join(_DELIMITERS)).delimiter
-    except csv.Error:
-        sniffed = ","
-    order = [sniffed, *[d for d in _DELIMITERS if d != sniffed]]
-    best, best_score = ",", (0.0, 0)
-    for delim in order:
+    scores: dict[str, tuple[float, int]] = {}
+    for delim in _DELIMITERS:
         try:
             rows = [r for r in csv.reader(io.StringIO(sample, newline=""), delimiter=delim) if r]
         except csv.Error:
@@ -224,11 +221,19 @@ def sniff_delimiter(text: str) -> str:
             continue
         width = len(rows[0])
         body = rows[1:] or rows
-        share = sum(len(r) == width for r in body) / len(body)
-        score = (share, width if share == 1.0 else 0)
-        if score > best_score:
-            best, best_score = delim, score
-    return best
+        scores[delim] = (sum(len(r) == width for r in body) / len(body), width)
+    perfect = [d for d, (share, _) in scores.items() if share == 1.0]
+    if len(perfect) == 1:
+        return perfect[0]
+    if perfect:
+        try:
+            sniffed = csv.Sniffer().sniff(sample, delimiters="".join(perfect)).delimiter
+        except csv.Error:
+            sniffed = ""
+        return sniffed if sniffed in perfect else max(perfect, key=lambda d: scores[d][1])
+    if scores:
+        return max(scores, key=lambda d: scores[d][0])
+    return ","
 
 
 @dataclass
