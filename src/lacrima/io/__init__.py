@@ -9,7 +9,14 @@ problem, each with its row in the source file and its column. Writers are atomic
 >>> result.data, result.codebook, result.excluded  # doctest: +SKIP
 """
 
-from lacrima.io._export import DIRECT_IDENTIFIERS, pseudonymise, read_sqlite, write_sqlite, write_table
+from lacrima.io._export import (
+    DIRECT_IDENTIFIERS,
+    neutralise_formulas,
+    pseudonymise,
+    read_sqlite,
+    write_sqlite,
+    write_table,
+)
 from lacrima.io._mapping import ColumnMapping, load_mapping
 from lacrima.io._qualtrics import read_qualtrics
 from lacrima.io._redcap import parse_choices, read_redcap
@@ -22,6 +29,7 @@ __all__ = [
     "ColumnMapping",
     "ImportResult",
     "load_mapping",
+    "neutralise_formulas",
     "parse_choices",
     "pseudonymise",
     "read_qualtrics",

@@ -8,6 +8,7 @@ from django import forms
 from django.contrib.auth.models import User
 
 from lacrima.instruments import list_instruments, load_instrument
+from lacrima.web.accounts.models import Membership
 from lacrima.web.participate.catalog import SUPPORTED
 from lacrima.web.studies.models import Client, Site, Study
 
@@ -100,4 +101,5 @@ class InvitationBatchForm(forms.Form):
 
 
 def therapist_users(study: Study) -> Any:
-    return User.objects.filter(memberships__study=study, memberships__role="therapist").distinct()
+    role = Membership.Role.THERAPIST
+    return User.objects.filter(memberships__study=study, memberships__role=role).distinct()
