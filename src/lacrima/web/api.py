@@ -21,6 +21,7 @@ from ninja.security import HttpBearer
 
 from lacrima.web.accounts.models import ApiToken
 from lacrima.web.audit.log import record
+from lacrima.web.participate.catalog import SUPPORTED
 from lacrima.web.participate.checkins import CheckinLink, link_for_token, save_checkin
 from lacrima.web.participate.pages import checkin_page, validate_page
 
@@ -75,6 +76,15 @@ def submit_checkin(request: HttpRequest, payload: CheckinIn) -> Status[Any]:
         return Status(422, {"detail": "idempotency_key must be 8 to 64 characters", "errors": {}})
     if not link.consented:
         return Status(403, {"detail": "the client has not consented (or has withdrawn)", "errors": {}})
+    if payload.language is not None and payload.language not in SUPPORTED:
+        shown = payload.language[:16] + ("..." if len(payload.language) > 16 else "")
+        return Status(
+            422,
+            {
+                "detail": f"language {shown!r} is not offered; use one of {', '.join(SUPPORTED)}",
+                "errors": {"language": "unknown language code"},
+            },
+        )
     if not 1 <= payload.session <= 500:
         return Status(
             422, {"detail": "session must be between 1 and 500", "errors": {"session": "out of range"}}

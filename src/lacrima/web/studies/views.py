@@ -7,6 +7,7 @@ event. Plain invitation tokens are shown once, right after they are made, and ne
 from __future__ import annotations
 
 import io
+import logging
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -29,6 +30,8 @@ from lacrima.web.studies.forms import (
     therapist_users,
 )
 from lacrima.web.studies.models import ConsentVersion, Invitation, Study
+
+logger = logging.getLogger("lacrima.web")
 
 
 def qr_svg(url: str) -> str:
@@ -309,6 +312,8 @@ def report(request: HttpRequest, slug: str) -> HttpResponse:
     """Run the replication battery on the study's completed surveys and show the report (pseudonymised)."""
     scope = access.get_study_for_research(request, slug, "report")
     study = scope.study
+    import numpy as np
+
     from lacrima.errors import DataError
     from lacrima.report import analyze
     from lacrima.report._render import build_html
@@ -326,5 +331,9 @@ def report(request: HttpRequest, slug: str) -> HttpResponse:
         )
     except DataError as exc:
         ctx = {"study": study, "message": str(exc)}
+        return render(request, "studies/report_unavailable.html", ctx, status=422)
+    except (ArithmeticError, np.linalg.LinAlgError) as exc:  # numerical trouble the library did not type
+        logger.exception("report of study %s: the battery failed on this data", study.slug)
+        ctx = {"study": study, "message": f"The battery was not run, because the computation failed: {exc}"}
         return render(request, "studies/report_unavailable.html", ctx, status=422)
     return HttpResponse(build_html(result).render(), content_type="text/html; charset=utf-8")
