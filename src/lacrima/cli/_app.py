@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lacrima.cli._consortium import register as register_consortium
+from lacrima.cli._ops import register as register_ops
 from lacrima.errors import DataError
 
 if TYPE_CHECKING:
@@ -289,6 +290,7 @@ def score(
 
 
 register_consortium(app)
+register_ops(app)
 
 
 def main() -> None:
