@@ -1,9 +1,11 @@
 """Django settings for lacrima's web app, read from the environment.
 
 Development (default): SQLite in ``LACRIMA_DATA_DIR`` (``./lacrima-data``), a secret key generated once
-and kept in that directory. Production (``LACRIMA_ENV=production``): ``LACRIMA_SECRET_KEY`` and
-``LACRIMA_ALLOWED_HOSTS`` are required and the app refuses to start without them. ``DATABASE_URL``
-(``postgresql://user:pass@host:5432/name``) selects PostgreSQL.
+and kept in that directory. Production (``LACRIMA_ENV=production``): ``LACRIMA_SECRET_KEY`` (strong: see
+lacrima.web.deploy) and ``LACRIMA_ALLOWED_HOSTS`` are required and the app refuses to start without them,
+and SQLite is refused unless ``LACRIMA_ALLOW_SQLITE=1``. ``DATABASE_URL``
+(``postgresql://user:pass@host:5432/name``) selects PostgreSQL. The data directory is created 0700, the
+SQLite database and the key 0600 (docs/security.md, deployment checklist).
 """
 
 from __future__ import annotations
