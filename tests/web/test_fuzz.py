@@ -122,9 +122,20 @@ def test_it_answers_any_checkin_body_with_a_reason_not_a_500(
 
 @pytest.fixture
 def api_schema(world):
+    """The schema, served by the real WSGI application. As Django's test client does, requests do not
+    close the database connection at their end (it holds the test's transaction)."""
+    from django.core import signals
+    from django.db import close_old_connections
+
     from lacrima.web.wsgi import application
 
-    return schemathesis.openapi.from_wsgi("/api/openapi.json", application)
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        yield schemathesis.openapi.from_wsgi("/api/openapi.json", application)
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")
