@@ -329,11 +329,11 @@ def report(request: HttpRequest, slug: str) -> HttpResponse:
         result = analyze(
             respondents, seed=2024, n_boot=1000, title=f"{study.title}: replication report", missing="skip"
         )
-    except DataError as exc:
-        ctx = {"study": study, "message": str(exc)}
-        return render(request, "studies/report_unavailable.html", ctx, status=422)
     except (ArithmeticError, np.linalg.LinAlgError) as exc:  # numerical trouble the library did not type
         logger.exception("report of study %s: the battery failed on this data", study.slug)
         ctx = {"study": study, "message": f"The battery was not run, because the computation failed: {exc}"}
+        return render(request, "studies/report_unavailable.html", ctx, status=422)
+    except DataError as exc:
+        ctx = {"study": study, "message": str(exc)}
         return render(request, "studies/report_unavailable.html", ctx, status=422)
     return HttpResponse(build_html(result).render(), content_type="text/html; charset=utf-8")
