@@ -41,7 +41,7 @@ def _refusal(result: subprocess.CompletedProcess[str]) -> str:
 @pytest.mark.parametrize(
     ("key", "why"),
     [
-        ("x", "has 1 characters"),
+        ("x", "is 1 characters long"),
         ("a" * 60, "only 1 different characters"),
         ("django-insecure-" + "q" * 50, ""),
     ],
@@ -51,6 +51,15 @@ def test_it_refuses_a_weak_secret_key_in_production(tmp_path: Path, key: str, wh
     env["DATABASE_URL"] = "postgresql://postgres@127.0.0.1:5432/unused"
     line = _refusal(_lacrima(["manage", "check"], env))
     assert "LACRIMA_SECRET_KEY is too weak" in line and why in line and key not in line
+
+
+def test_it_stops_gunicorn_started_directly_with_one_line(tmp_path: Path) -> None:
+    env = _env(tmp_path, LACRIMA_ENV="production", LACRIMA_SECRET_KEY="x", LACRIMA_ALLOWED_HOSTS="x.org")
+    env["DATABASE_URL"] = "postgresql://postgres@127.0.0.1:5432/unused"
+    cmd = [sys.executable, "-m", "gunicorn", "lacrima.web.wsgi:application", "--bind", "127.0.0.1:0"]
+    done = subprocess.run([*cmd, "--workers", "1"], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "error: LACRIMA_SECRET_KEY is too weak" in done.stderr
 
 
 def test_it_names_a_missing_setting_in_one_line(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ def secret_key_problem(key: str) -> str | None:
     if key.startswith("django-insecure-"):
         return "it is Django's insecure development key"
     if len(key) < MIN_SECRET_LENGTH:
-        return f"it has {len(key)} characters; production needs at least {MIN_SECRET_LENGTH}"
+        return f"it is {len(key)} characters long; production needs at least {MIN_SECRET_LENGTH}"
     if len(set(key)) < MIN_SECRET_UNIQUE:
         return (
             f"it has only {len(set(key))} different characters; production needs at least {MIN_SECRET_UNIQUE}"
