@@ -121,3 +121,11 @@ def test_it_checks_the_language_of_an_api_checkin(world) -> None:
         world, {"session": 1, "idempotency_key": "lang-key-good", "answers": answers, "language": "it"}
     )
     assert status == 201 and Response.objects.get(pk=out["id"]).language == "it"
+
+
+def test_it_gives_a_sqlite_database_url_the_same_locking_as_the_default() -> None:
+    from lacrima.web.settings import database_from_url
+
+    db = database_from_url("sqlite:///srv/lacrima/db.sqlite3")
+    assert db["NAME"] == "/srv/lacrima/db.sqlite3"
+    assert db["OPTIONS"] == {"transaction_mode": "IMMEDIATE", "timeout": 20}
