@@ -88,3 +88,25 @@ def world(db: None) -> World:
         client,
         other,
     )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _flush_past_the_audit_triggers():
+    """Tests that commit (live_server, transaction=True) end with Django's flush, which empties every
+    table; the audit table's triggers refuse that, so they are lifted for the flush alone."""
+    from django.db.backends.base.operations import BaseDatabaseOperations
+
+    from lacrima.web.audit import triggers
+
+    original = BaseDatabaseOperations.execute_sql_flush
+
+    def flush(self: BaseDatabaseOperations, sql_list: list[str]) -> None:
+        triggers.remove(self.connection)
+        try:
+            original(self, sql_list)
+        finally:
+            triggers.install(self.connection)
+
+    BaseDatabaseOperations.execute_sql_flush = flush  # type: ignore[method-assign]
+    yield
+    BaseDatabaseOperations.execute_sql_flush = original  # type: ignore[method-assign]

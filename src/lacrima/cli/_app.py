@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lacrima.cli._consortium import register as register_consortium
+from lacrima.cli._ops import register as register_ops
 from lacrima.errors import DataError
 
 if TYPE_CHECKING:
@@ -315,6 +316,7 @@ def score(
 
 
 register_consortium(app)
+register_ops(app)
 
 
 def main() -> None:
@@ -333,8 +335,12 @@ def _django_setup(data: Path | None) -> None:
         os.environ["LACRIMA_DATA_DIR"] = str(data)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lacrima.web.settings")
     import django
+    from django.core.exceptions import ImproperlyConfigured
 
-    django.setup()
+    try:
+        django.setup()
+    except ImproperlyConfigured as exc:  # a refused setting: one line saying what to do, no traceback
+        _fail(exc)
 
 
 @app.command()
@@ -349,11 +355,11 @@ def serve(
     access_log: Annotated[bool, typer.Option(help="Log every request to standard output.")] = True,
     dev: Annotated[bool, typer.Option(help="Use Django's development server instead of gunicorn.")] = False,
 ) -> None:
-    """Serve the web app: apply migrations, then start a production server (gunicorn)."""
+    """Serve the web app: apply migrations, then become a production server (gunicorn)."""
     import os
-    import subprocess
 
     from django.core.management import call_command
+    from django.db import connections
 
     _django_setup(data)
     call_command("migrate", interactive=False, verbosity=0)
@@ -376,7 +382,12 @@ def serve(
         str(threads),
         *(["--access-logfile", "-"] if access_log else []),
     ]
-    subprocess.run(cmd, check=False, env=os.environ.copy())
+    # exec, not a child process: gunicorn takes this process's id, so SIGTERM or SIGINT sent to
+    # `lacrima serve` (by systemd, docker or a shell) reaches gunicorn's arbiter and stops the server
+    connections.close_all()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, cmd)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

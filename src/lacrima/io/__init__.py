@@ -12,7 +12,14 @@ problem, each with its row in the source file and its column. Writers are atomic
 """
 
 from lacrima.io._auto import detect_format, read_export, write_result
-from lacrima.io._export import DIRECT_IDENTIFIERS, pseudonymise, read_sqlite, write_sqlite, write_table
+from lacrima.io._export import (
+    DIRECT_IDENTIFIERS,
+    neutralise_formulas,
+    pseudonymise,
+    read_sqlite,
+    write_sqlite,
+    write_table,
+)
 from lacrima.io._mapping import ColumnMapping, load_mapping
 from lacrima.io._qualtrics import read_qualtrics
 from lacrima.io._redcap import parse_choices, parse_missing_codes, read_redcap
@@ -26,6 +33,7 @@ __all__ = [
     "ImportResult",
     "detect_format",
     "load_mapping",
+    "neutralise_formulas",
     "parse_choices",
     "parse_missing_codes",
     "pseudonymise",

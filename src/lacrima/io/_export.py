@@ -74,12 +74,45 @@ def _codebook_for(df: pd.DataFrame, codebook: Codebook | None) -> Codebook:
     return book.restricted(df.columns)
 
 
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def _safe_cell(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(_FORMULA_PREFIXES) and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``df`` that is safe to open in a spreadsheet (OWASP's rule against CSV injection).
+
+    Every text cell and column name that begins with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+    return gets a leading single quote, so Excel, LibreOffice and Google Sheets show it as text instead of
+    running it as a formula (``=HYPERLINK(...)``, ``+cmd|' /C calc'!A0``). Numbers stay numbers: numeric
+    columns are untouched, and so is text that is a plain number such as ``-3`` or ``+1.5``. Every CSV and
+    Excel writer of lacrima, the web exports included, writes through this function.
+
+    >>> neutralise_formulas(pd.DataFrame({"a": ["=1+1", "ok", "-2"], "n": [-1, 2, 3]}))["a"].tolist()
+    ["'=1+1", 'ok', '-2']
+    """
+    out = df.copy()
+    for col in out.columns:
+        if not (pd.api.types.is_numeric_dtype(out[col]) or pd.api.types.is_datetime64_any_dtype(out[col])):
+            out[col] = out[col].astype(object).map(_safe_cell, na_action="ignore")
+    out.columns = pd.Index([_safe_cell(c) for c in out.columns])
+    return out
+
+
 def _write_csv(df: pd.DataFrame, path: Path, codebook: Codebook) -> list[Path]:
     targets = [path, path.with_suffix(".codebook.json"), path.with_suffix(".codebook.csv")]
     with _atomic_paths(targets) as (tmp_data, tmp_json, tmp_csv):
-        df.to_csv(tmp_data, index=False, encoding="utf-8")
+        # CRLF line ends (RFC 4180) make the csv module quote any cell holding a carriage return, which a
+        # spreadsheet would otherwise read as a line break followed by a formula
+        neutralise_formulas(df).to_csv(tmp_data, index=False, encoding="utf-8", lineterminator="\r\n")
         tmp_json.write_text(codebook.to_json(), encoding="utf-8")
-        codebook.to_frame().to_csv(tmp_csv, index=False, encoding="utf-8")
+        book = neutralise_formulas(codebook.to_frame())
+        book.to_csv(tmp_csv, index=False, encoding="utf-8", lineterminator="\r\n")
     return targets
 
 
@@ -174,8 +207,8 @@ def _write_parquet(df: pd.DataFrame, path: Path, codebook: Codebook) -> list[Pat
 
 def _write_xlsx(df: pd.DataFrame, path: Path, codebook: Codebook) -> list[Path]:
     with _atomic_paths([path]) as (tmp,), pd.ExcelWriter(tmp, engine="openpyxl") as writer:
-        df.to_excel(writer, sheet_name="data", index=False)
-        codebook.to_frame().to_excel(writer, sheet_name="codebook", index=False)
+        neutralise_formulas(df).to_excel(writer, sheet_name="data", index=False)
+        neutralise_formulas(codebook.to_frame()).to_excel(writer, sheet_name="codebook", index=False)
     return [path]
 
 

@@ -1,9 +1,11 @@
 """Django settings for lacrima's web app, read from the environment.
 
 Development (default): SQLite in ``LACRIMA_DATA_DIR`` (``./lacrima-data``), a secret key generated once
-and kept in that directory. Production (``LACRIMA_ENV=production``): ``LACRIMA_SECRET_KEY`` and
-``LACRIMA_ALLOWED_HOSTS`` are required and the app refuses to start without them. ``DATABASE_URL``
-(``postgresql://user:pass@host:5432/name``) selects PostgreSQL.
+and kept in that directory. Production (``LACRIMA_ENV=production``): ``LACRIMA_SECRET_KEY`` (strong: see
+lacrima.web.deploy) and ``LACRIMA_ALLOWED_HOSTS`` are required and the app refuses to start without them,
+and SQLite is refused unless ``LACRIMA_ALLOW_SQLITE=1``. ``DATABASE_URL``
+(``postgresql://user:pass@host:5432/name``) selects PostgreSQL. The data directory is created 0700, the
+SQLite database and the key 0600 (docs/security.md, deployment checklist).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 from django.core.exceptions import ImproperlyConfigured
 
+from lacrima.web import deploy
+
 BASE_DIR = Path(__file__).resolve().parent
 ENV = os.environ.get("LACRIMA_ENV", "development")
 PRODUCTION = ENV == "production"
@@ -24,13 +28,12 @@ DATA_DIR = Path(os.environ.get("LACRIMA_DATA_DIR", "lacrima-data")).resolve()
 def _secret_key() -> str:
     key = os.environ.get("LACRIMA_SECRET_KEY")
     if key:
-        return key
+        return deploy.check_secret_key(key) if PRODUCTION else key
     if PRODUCTION:
         raise ImproperlyConfigured(
-            "LACRIMA_SECRET_KEY is not set; production needs a long random secret key "
-            "(python -c 'import secrets; print(secrets.token_urlsafe(50))')"
+            f"LACRIMA_SECRET_KEY is not set; production needs a long random secret key ({deploy.GENERATE})"
         )
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    deploy.private_dir(DATA_DIR)
     path = DATA_DIR / "secret_key"
     if not path.exists():
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -55,7 +58,12 @@ def database_from_url(url: str) -> dict[str, object]:
             "OPTIONS": options,
         }
     if parsed.scheme == "sqlite":
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": unquote(parsed.path) or ":memory:"}
+        # the same locking as the embedded default: writers queue (IMMEDIATE, 20 s) instead of failing
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": unquote(parsed.path) or ":memory:",
+            "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
+        }
     raise ImproperlyConfigured(
         f"DATABASE_URL scheme {parsed.scheme!r} is not supported (postgresql or sqlite)"
     )
@@ -120,17 +128,36 @@ TEMPLATES = [
     }
 ]
 
+# Databases (hardening): PostgreSQL from DATABASE_URL; SQLite in a private data directory otherwise, which
+# production refuses unless LACRIMA_ALLOW_SQLITE=1.
 if os.environ.get("DATABASE_URL"):
     DATABASES = {"default": database_from_url(os.environ["DATABASE_URL"])}
 else:
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    deploy.private_dir(DATA_DIR)
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": DATA_DIR / "lacrima.sqlite3",
+            "NAME": deploy.private_file(DATA_DIR / "lacrima.sqlite3"),
             "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
         }
     }
+if PRODUCTION and DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    deploy.refuse_sqlite_in_production()
+
+# Every server error is logged with its traceback to standard error (hardening); the visitor sees 500.html.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {
+        "stderr": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr", "formatter": "plain"}
+    },
+    "loggers": {
+        "django.request": {"handlers": ["stderr"], "level": "ERROR", "propagate": False},
+        "django.security": {"handlers": ["stderr"], "level": "WARNING", "propagate": False},
+        "lacrima": {"handlers": ["stderr"], "level": os.environ.get("LACRIMA_LOG_LEVEL", "INFO")},
+    },
+}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [

@@ -13,6 +13,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("studies/", include("lacrima.web.studies.urls")),
+    path("studies/<slug:slug>/audit/", include("lacrima.web.audit.urls")),  # a study's audit trail
     path("p/", include("lacrima.web.participate.urls")),
     path("api/", api.urls),
 ]

@@ -34,7 +34,15 @@ class AuditEvent(models.Model):
         DENIED = "denied"
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    # no cascade and no constraint: deleting a user must not touch audit rows (the triggers refuse it)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
     actor_label = models.CharField(max_length=150, help_text="User name or 'participant:<client code>'")
     action = models.CharField(max_length=16, choices=Action.choices)
     object_type = models.CharField(max_length=64)
