@@ -231,3 +231,18 @@ def test_it_keeps_tokens_out_of_django_request_warnings(world, caplog) -> None:
     assert caplog.records, "Django logs a warning for a 404"
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert "NotAToken-xyz" not in text and "/p/[redacted]/" in text
+
+
+def test_it_documents_only_settings_and_urls_that_exist() -> None:
+    from django.urls import resolve
+
+    root = Path(__file__).resolve().parents[2]
+    doc = (root / "docs" / "security.md").read_text()
+    source = (WEB / "settings.py").read_text()
+    named = set(re.findall(r"\bLACRIMA_[A-Z_]+\b", doc))
+    assert {"LACRIMA_SESSION_IDLE_MINUTES", "LACRIMA_RATE_API_TOKEN", "LACRIMA_DEMO"} <= named
+    assert sorted(n for n in named if f'"{n}"' not in source) == []
+    paths = set(re.findall(r"`(/(?:accounts|api|admin)/[^`\s<]*)`", doc)) - {"/api/..."}
+    assert "/accounts/2fa/setup/" in paths
+    for path in paths:
+        resolve(path)

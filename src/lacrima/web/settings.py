@@ -213,6 +213,7 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "lacrima.web.accounts.views.locked_out"
 AXES_VERBOSE = False  # failures and lockouts go to the audit log (lacrima.web.accounts.signals)
 OTP_TOTP_ISSUER = os.environ.get("LACRIMA_OTP_ISSUER", "lacrima")
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # the admin lists devices (to delete a lost one), never their keys
 # The demo's seeded staff accounts may skip the second factor only while LACRIMA_DEMO=1, never in
 # production; real accounts cannot (lacrima.web.accounts.models.StaffSecurity.demo_account).
 LACRIMA_DEMO = os.environ.get("LACRIMA_DEMO", "0") == "1"

@@ -31,5 +31,7 @@ class Command(BaseCommand):
             raise CommandError(f"a user called {options['username']!r} exists already")
         password = secrets.token_urlsafe(12)
         user = users.create_user(options["username"], email=options["email"], password=password)
-        StaffSecurity.objects.create(user=user, must_change_password=True, demo_account=options["demo"])
+        StaffSecurity.objects.create(
+            user=user, must_change_password=not options["demo"], demo_account=options["demo"]
+        )
         self.stdout.write(password)
