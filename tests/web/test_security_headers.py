@@ -246,3 +246,45 @@ def test_it_documents_only_settings_and_urls_that_exist() -> None:
     assert "/accounts/2fa/setup/" in paths
     for path in paths:
         resolve(path)
+
+
+def test_it_keeps_tokens_out_of_a_running_gunicorns_access_log(tmp_path) -> None:
+    """The finding as it was made: a real gunicorn with an access log, a participant's link requested."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.error
+    import urllib.request
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LACRIMA_", "DJANGO_", "DATABASE_URL"))}
+    env.update(LACRIMA_DATA_DIR=str(tmp_path / "data"), DJANGO_SETTINGS_MODULE="lacrima.web.settings")
+    subprocess.run(
+        [sys.executable, "-m", "django", "migrate", "-v0"], env=env, check=True, timeout=300, cwd=tmp_path
+    )
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = tmp_path / "access.log"
+    cmd = [sys.executable, "-m", "gunicorn", "lacrima.web.wsgi:application", "--bind", f"127.0.0.1:{port}"]
+    cmd += ["--workers", "1", "--access-logfile", str(log), "--error-logfile", str(tmp_path / "error.log")]
+    proc = subprocess.Popen(cmd, env=env, cwd=tmp_path)
+    token = "Secret-Link-Token_0123456789"
+    try:
+        status = None
+        for _ in range(120):  # up to a minute for the worker to boot
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/p/{token}/checkin/", timeout=5)
+            except urllib.error.HTTPError as exc:
+                status = exc.code
+                break
+            except OSError:
+                time.sleep(0.5)
+        assert status == 404
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    text = log.read_text()
+    assert "GET /p/[redacted]/checkin/ HTTP/1.1" in text
+    assert token not in text and token not in (tmp_path / "error.log").read_text()
