@@ -227,19 +227,18 @@ LACRIMA_SESSION_MAX_SECONDS = 3600 * _env_int("LACRIMA_SESSION_MAX_HOURS", 12)
 SESSION_COOKIE_AGE = LACRIMA_SESSION_MAX_SECONDS
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
-# Password reset by e-mail: printed to the console in development, SMTP in production.
-EMAIL_BACKEND = os.environ.get(
-    "LACRIMA_EMAIL_BACKEND",
-    "django.core.mail.backends.smtp.EmailBackend"
-    if PRODUCTION
-    else "django.core.mail.backends.console.EmailBackend",
-)
-EMAIL_HOST = os.environ.get("LACRIMA_EMAIL_HOST", "localhost")
-EMAIL_PORT = _env_int("LACRIMA_EMAIL_PORT", 25)
-EMAIL_HOST_USER = os.environ.get("LACRIMA_EMAIL_USER", "")
-EMAIL_HOST_PASSWORD = os.environ.get("LACRIMA_EMAIL_PASSWORD", "")
-EMAIL_USE_TLS = os.environ.get("LACRIMA_EMAIL_TLS", "0") == "1"
-DEFAULT_FROM_EMAIL = os.environ.get("LACRIMA_EMAIL_FROM", "lacrima@localhost")
+# Password reset by e-mail: printed to the console in development, SMTP in production (the same
+# LACRIMA_EMAIL_* settings as the clinic's notifications).
+DEFAULT_FROM_EMAIL = os.environ.get("LACRIMA_FROM_EMAIL", "lacrima@localhost")
+if os.environ.get("LACRIMA_EMAIL_HOST"):
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = os.environ["LACRIMA_EMAIL_HOST"]
+    EMAIL_PORT = int(os.environ.get("LACRIMA_EMAIL_PORT", "587"))
+    EMAIL_HOST_USER = os.environ.get("LACRIMA_EMAIL_USER", "")
+    EMAIL_HOST_PASSWORD = os.environ.get("LACRIMA_EMAIL_PASSWORD", "")
+    EMAIL_USE_TLS = os.environ.get("LACRIMA_EMAIL_TLS", "1") == "1"
+elif not PRODUCTION:  # production without LACRIMA_EMAIL_HOST uses Django's default: SMTP on localhost:25
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 PASSWORD_RESET_TIMEOUT = 60 * _env_int("LACRIMA_PASSWORD_RESET_MINUTES", 60)
 
 # Rate limits (COUNT/SECONDS, fixed windows counted in the database, so shared by every worker):
