@@ -112,8 +112,8 @@ def hit(counters: list[tuple[str, int, int]], now: float | None = None) -> int |
     with connection.cursor() as cur:
         cur.execute(_UPSERT.format(rows=rows), params)
         counts = {k: (c, s) for k, c, s in cur.fetchall()}
-        if any(counts[k][0] == 1 for k, _, _ in counters):
-            # a window just rolled over somewhere: forget counters idle for a day
+        if counts[counters[0][0]][0] == 1:
+            # the first counter's window just rolled over: forget counters idle for a day
             cur.execute("DELETE FROM accounts_ratebucket WHERE window_start < %s", [int(now) - 86400])
     wait = None
     for key, limit, window in counters:
