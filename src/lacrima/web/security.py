@@ -103,11 +103,8 @@ def hit(counters: list[tuple[str, int, int]], now: float | None = None) -> int |
     """
     now = time.time() if now is None else now
     params: list[Any] = []
-    starts = {}
     for key, _, window in counters:
-        start = int(now // window * window)
-        starts[key] = start
-        params += [key, start]
+        params += [key, int(now // window * window)]
     rows = ", ".join(["(%s, %s, 1)"] * len(counters))
     with connection.cursor() as cur:
         cur.execute(_UPSERT.format(rows=rows), params)
