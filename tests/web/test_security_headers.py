@@ -273,7 +273,7 @@ def test_it_keeps_tokens_out_of_a_running_gunicorns_access_log(tmp_path) -> None
     token = "Secret-Link-Token_0123456789"
     try:
         status = None
-        for _ in range(120):  # up to a minute for the worker to boot
+        for _ in range(240):  # up to two minutes for the worker to boot on a busy machine
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/p/{token}/checkin/", timeout=5)
             except urllib.error.HTTPError as exc:
