@@ -13,6 +13,23 @@ from lacrima.web.accounts.models import Membership
 from lacrima.web.studies.models import Client, ConsentVersion, Invitation, Site, Study
 
 
+def verified_login(user: User, client: HttpClient | None = None) -> HttpClient:
+    """``force_login`` plus a passed second factor: the session holds a confirmed TOTP device's id, as
+    after a real sign-in (tests/web/test_accounts.py signs in through the real pages)."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    c = client or HttpClient()
+    c.force_login(user)
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
+        user=user, name="test", confirmed=True
+    )
+    session = c.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return c
+
+
 @dataclass
 class World:
     study: Study
@@ -27,9 +44,8 @@ class World:
     other_client: Client
 
     def login(self, user: User) -> HttpClient:
-        c = HttpClient()
-        c.force_login(user)
-        return c
+        """A client signed in as ``user`` with the second factor passed (see ``verified_login``)."""
+        return verified_login(user)
 
     def invite(
         self,

@@ -32,6 +32,15 @@ class AuditEvent(models.Model):
         SUBMIT = "submit"
         LOGIN = "login"
         DENIED = "denied"
+        # accounts (issue 12): sign-in, sign-out, throttling and the second factor
+        LOGOUT = "logout"
+        LOGIN_FAILED = "login_failed"
+        LOCKOUT = "lockout"
+        OTP_ENROLLED = "2fa_enrolled", "Second factor enrolled"
+        OTP_OK = "2fa_ok", "Second factor accepted"
+        OTP_FAILED = "2fa_failed", "Second factor refused"
+        PASSWORD_CHANGE = "password_change"
+        PASSWORD_RESET = "password_reset"
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     # no cascade and no constraint: deleting a user must not touch audit rows (the triggers refuse it)

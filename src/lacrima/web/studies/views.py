@@ -21,6 +21,7 @@ from lacrima.web import access
 from lacrima.web.accounts.models import Membership
 from lacrima.web.audit.log import record
 from lacrima.web.participate.models import Consent, Response
+from lacrima.web.security import allow_inline_styles
 from lacrima.web.studies.forms import (
     ConsentForm,
     EnrolForm,
@@ -336,4 +337,5 @@ def report(request: HttpRequest, slug: str) -> HttpResponse:
     except DataError as exc:
         ctx = {"study": study, "message": str(exc)}
         return render(request, "studies/report_unavailable.html", ctx, status=422)
-    return HttpResponse(build_html(result).render(), content_type="text/html; charset=utf-8")
+    page = HttpResponse(build_html(result).render(), content_type="text/html; charset=utf-8")
+    return allow_inline_styles(page)  # the self-contained report keeps its CSS inline (by hash)
