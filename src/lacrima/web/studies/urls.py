@@ -11,7 +11,8 @@ urlpatterns = [
     path("<slug:slug>/sites/new/", views.site_new, name="site_new"),
     path("<slug:slug>/consent/new/", views.consent_new, name="consent_new"),
     path("<slug:slug>/clients/new/", views.client_new, name="client_new"),
-    path("<slug:slug>/clients/<str:code>/", views.client_detail, name="client"),
+    # path, not str: codes enrolled before codes were checked may hold a "/"; their pages must still work
+    path("<slug:slug>/clients/<path:code>/", views.client_detail, name="client"),
     path("<slug:slug>/invitations/new/", views.invitations_new, name="invitations_new"),
     path("<slug:slug>/export/<str:table>.<str:fmt>", views.export, name="export"),
     path("<slug:slug>/report/", views.report, name="report"),
