@@ -14,7 +14,7 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lacrima.crosscultural.federated import pool_summaries, read_site_summary, site_summary
+from lacrima.crosscultural.federated import SiteSummary, pool_summaries, read_site_summary, site_summary
 from lacrima.errors import DataError
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -37,7 +37,7 @@ def _valid() -> dict[str, Any]:
     )
 
 
-VALID = _valid()
+VALID = _valid().to_dict()  # the JSON object a site sends
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(10**6), 10**6) | st.floats() | st.text(max_size=12),
     lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=8), inner, max_size=5),
@@ -59,7 +59,7 @@ def _paths(obj: Any) -> list[tuple[Any, ...]]:
 PATHS = [p for p in _paths(VALID) if p]
 
 
-def _read(tmp_path: Path, text: str | bytes) -> dict[str, Any] | None:
+def _read(tmp_path: Path, text: str | bytes) -> SiteSummary | None:
     path = tmp_path / "summary.json"
     if isinstance(text, bytes):
         path.write_bytes(text)
@@ -110,4 +110,4 @@ def test_it_refuses_any_json_that_is_not_a_summary(tmp_path: Path, value: Any) -
 
 def test_it_still_reads_the_untouched_summary(tmp_path: Path) -> None:
     back = _read(tmp_path, json.dumps(VALID))
-    assert back == VALID
+    assert back is not None and back.to_dict() == VALID
