@@ -110,6 +110,8 @@ def read_export(
 ) -> ImportResult:
     """Read any export lacrima knows, choosing the reader from the file (see :func:`detect_format`).
 
+    The parameters not listed below are those of the reader chosen.
+
     Parameters
     ----------
     format
@@ -121,8 +123,6 @@ def read_export(
     drop_identifiers
         REDCap: leave out the fields the dictionary flags as identifiers. Qualtrics exports always lose
         their IP address, recipient name and e-mail, and location columns.
-
-    The other parameters are those of the reader chosen.
     """
     if format not in FORMATS:
         raise DataError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
