@@ -8,6 +8,7 @@ and kept in that directory. Production (``LACRIMA_ENV=production``): ``LACRIMA_S
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from pathlib import Path
@@ -88,10 +89,12 @@ INSTALLED_APPS = [
     "lacrima.web.audit",
     "lacrima.web.studies",
     "lacrima.web.participate",
+    "django_countries",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # the participant pages' style sheet and script
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -148,6 +151,11 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+WHITENOISE_USE_FINDERS = True  # serve the apps' static files without a collectstatic step
+# where collectstatic puts the admin's files; with a read-only data directory the apps' own files are
+# still served from the package
+with contextlib.suppress(OSError):
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/studies/"
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.models import User
 
+from lacrima.errors import DataError
 from lacrima.instruments import list_instruments, load_instrument
-from lacrima.web.participate.catalog import SUPPORTED
 from lacrima.web.studies.models import Client, Site, Study
+from lacrima.web.studies.schedule import EXAMPLE, validate_schedule
 
-LANG_CHOICES = [(c, c) for c in SUPPORTED]
+LANG_CHOICES = list(settings.LANGUAGES)
 
 
 def _instrument_choices(kind: str) -> list[tuple[str, str]]:
@@ -19,22 +21,72 @@ def _instrument_choices(kind: str) -> list[tuple[str, str]]:
     for iid in list_instruments():
         ins = load_instrument(iid)
         if (kind == "checkin") == (ins.kind == "checkin"):
-            note = "" if ins.redistribute_text else " (licensed: item text must be supplied)"
+            note = "" if ins.redistribute_text else " (licensed: attach the item text of your copy)"
             out.append((iid, f"{ins.name}{note}"))
     return out
 
 
+def _survey_ids() -> list[str]:
+    return [i for i in list_instruments() if load_instrument(i).kind != "checkin"]
+
+
+def parse_instrument_list(text: str) -> list[str]:
+    """Instrument ids in page order from ``"demographics, ecr_r, phq9"``; ValidationError naming each
+    unknown or repeated id."""
+    ids = [part.strip() for part in text.replace("\n", ",").split(",") if part.strip()]
+    known = _survey_ids()
+    errors = [f"{i!r} is not a survey instrument" for i in ids if i not in known]
+    errors += [f"{i!r} is listed twice" for i in sorted({i for i in ids if ids.count(i) > 1})]
+    if errors:
+        raise forms.ValidationError(errors)
+    return ids
+
+
 class StudyForm(forms.ModelForm):
-    survey_instruments = forms.MultipleChoiceField(
-        choices=lambda: _instrument_choices("survey"), required=False, widget=forms.CheckboxSelectMultiple
+    """Study set-up. Licensed instruments (WAI-SR, ECR-R, ECR-S) may be chosen; participants see them only
+    once their text is attached on the study's licensed-texts page (the one check in studies.licensed)."""
+
+    survey_instruments = forms.CharField(
+        required=False,
+        help_text="Instrument ids in page order, comma-separated; available: "
+        + ", ".join(_survey_ids()),
     )
     checkin_instruments = forms.MultipleChoiceField(
         choices=lambda: _instrument_choices("checkin"), required=False, widget=forms.CheckboxSelectMultiple
     )
+    schedule = forms.JSONField(
+        required=False,
+        help_text="What a client's link asks: intake instruments and repeated measures by session, e.g. "
+        + str(EXAMPLE).replace("'", '"'),
+    )
 
     class Meta:
         model = Study
-        fields = ["slug", "title", "kind", "survey_instruments", "checkin_instruments", "invitation_days"]
+        fields = [
+            "slug",
+            "title",
+            "kind",
+            "survey_instruments",
+            "checkin_instruments",
+            "schedule",
+            "invitation_days",
+            "contact",
+        ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and not self.is_bound:
+            self.initial["survey_instruments"] = ", ".join(self.instance.survey_instruments)
+
+    def clean_survey_instruments(self) -> list[str]:
+        return parse_instrument_list(self.cleaned_data.get("survey_instruments") or "")
+
+    def clean_schedule(self) -> dict[str, Any]:
+        value = self.cleaned_data.get("schedule") or {}
+        try:
+            return validate_schedule(value)
+        except DataError as exc:
+            raise forms.ValidationError([str(p) for p in exc.problems]) from None
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -43,13 +95,6 @@ class StudyForm(forms.ModelForm):
             self.add_error("survey_instruments", "A study with a survey needs at least one instrument.")
         if kind in (Study.Kind.CHECKIN, Study.Kind.BOTH) and not data.get("checkin_instruments"):
             self.add_error("checkin_instruments", "A study with check-ins needs the check-in instrument.")
-        for iid in [*data.get("survey_instruments", []), *data.get("checkin_instruments", [])]:
-            if not load_instrument(iid).redistribute_text:
-                self.add_error(
-                    None,
-                    f"{iid} is a licensed instrument whose item text lacrima cannot ship; add its text from "
-                    "your licensed copy before using it in a web survey.",
-                )
         return data
 
 
