@@ -14,7 +14,7 @@ from django.utils.translation import gettext
 from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, needs_chromium
 from lacrima.instruments import load_instrument
 from lacrima.web.participate.models import Response
-from lacrima.web.studies.licensed import attach
+from web_licensed import licensed_wai
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), needs_chromium]
 
@@ -38,13 +38,6 @@ def page() -> Iterator[object]:
         yield pg
         context.close()
         browser.close()
-
-
-def wai_texts_he() -> bytes:
-    """A stand-in for a study's licensed Hebrew WAI-SR text (not the real wording)."""
-    lines = ["instrument: wai_sr", "items:"]
-    lines += [f'  {n}: {{he: "משפט מורשה לבדיקה מספר {n} על העבודה עם המטפל/ת"}}' for n in range(1, 13)]
-    return "\n".join(lines).encode()
 
 
 def _labels_visible(page: object) -> int:
@@ -73,7 +66,7 @@ def test_it_takes_a_client_through_consent_a_hebrew_intake_and_a_checkin_on_a_ph
     ARTIFACTS.mkdir(exist_ok=True)
     world.study.schedule = {"intake": ["wai_sr", "phq9"]}
     world.study.save()
-    attach(None, world.study, "wai_sr", "he", wai_texts_he(), "Licensed copy of the study (test stand-in)")
+    licensed_wai(world.study, "he")  # as the study admin attaches it on the licensed-texts page
     _, token = world.invite(kind="checkin", client=world.client)
     page.goto(f"{live_server.url}/p/{token}/?lang=he")
     assert page.locator("html").get_attribute("dir") == "rtl"
