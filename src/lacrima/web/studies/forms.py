@@ -48,8 +48,7 @@ class StudyForm(forms.ModelForm):
 
     survey_instruments = forms.CharField(
         required=False,
-        help_text="Instrument ids in page order, comma-separated; available: "
-        + ", ".join(_survey_ids()),
+        help_text="Instrument ids in page order, comma-separated; available: " + ", ".join(_survey_ids()),
     )
     checkin_instruments = forms.MultipleChoiceField(
         choices=lambda: _instrument_choices("checkin"), required=False, widget=forms.CheckboxSelectMultiple
@@ -112,16 +111,33 @@ class ConsentForm(forms.Form):
 
 
 class EnrolForm(forms.ModelForm):
+    """Enrolment: the therapist offered are those who hold the therapist role at the enrolling sites, and
+    the one chosen must treat at the chosen site."""
+
     class Meta:
         model = Client
         fields = ["code", "site", "therapist", "language"]
 
-    def __init__(self, *args: Any, study: Study, sites: Any, therapists: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, study: Study, sites: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.study = study
         self.fields["site"].queryset = sites
-        self.fields["therapist"].queryset = therapists
+        self.fields["therapist"].queryset = therapist_users(study, sites)
+        self.fields["therapist"].label_from_instance = lambda u: (
+            f"{u.get_username()} ({', '.join(therapist_sites(study, u))})"
+        )
         self.fields["language"] = forms.ChoiceField(choices=LANG_CHOICES)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        site, therapist = data.get("site"), data.get("therapist")
+        if (
+            site is not None
+            and therapist is not None
+            and not therapist_users(study=self.study, sites=[site]).filter(pk=therapist.pk).exists()
+        ):
+            self.add_error("therapist", f"{therapist.get_username()} is not a therapist at {site.name}.")
+        return data
 
     def clean_code(self) -> str:
         code = str(self.cleaned_data["code"]).strip()
@@ -137,12 +153,72 @@ class EnrolForm(forms.ModelForm):
 class InvitationBatchForm(forms.Form):
     site = forms.ModelChoiceField(queryset=Site.objects.none())
     count = forms.IntegerField(min_value=1, max_value=500, initial=10)
-    days = forms.IntegerField(min_value=1, max_value=365, initial=30, help_text="Days until the links expire")
+    days = forms.IntegerField(min_value=1, max_value=365, help_text="Days until the links expire")
 
-    def __init__(self, *args: Any, sites: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, sites: Any, study: Study, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["site"].queryset = sites
+        self.fields["days"].initial = study.invitation_days or 30
 
 
-def therapist_users(study: Study) -> Any:
-    return User.objects.filter(memberships__study=study, memberships__role="therapist").distinct()
+def therapist_users(study: Study, sites: Any) -> Any:
+    """Users holding the therapist role at one of ``sites`` of the study."""
+    return (
+        User.objects.filter(
+            memberships__study=study, memberships__role="therapist", memberships__site__in=sites
+        )
+        .distinct()
+        .order_by("username")
+    )
+
+
+def therapist_sites(study: Study, user: Any) -> list[str]:
+    return sorted(
+        Site.objects.filter(study=study, memberships__user=user, memberships__role="therapist").values_list(
+            "name", flat=True
+        )
+    )
+
+
+def licensed_instrument_choices() -> list[tuple[str, str]]:
+    return [
+        (iid, load_instrument(iid).name)
+        for iid in list_instruments()
+        if not load_instrument(iid).redistribute_text
+    ]
+
+
+class LicensedTextForm(forms.Form):
+    """Upload of one language's item texts of a licensed instrument (previewed before it is attached)."""
+
+    instrument = forms.ChoiceField(choices=licensed_instrument_choices)
+    language = forms.ChoiceField(choices=LANG_CHOICES)
+    file = forms.FileField(
+        required=False,
+        help_text="YAML or JSON following lacrima/instruments/texts_schema.json: "
+        '"instrument: wai_sr" and "items:" mapping each item number to {language: text}',
+    )
+    content = forms.CharField(required=False, widget=forms.HiddenInput)
+    licence_statement = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Where the text comes from and under which licence or permission the study uses it",
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        upload = data.get("file")
+        if upload is not None:
+            data["raw"] = upload.read()
+            data["content"] = data["raw"].decode("utf-8", errors="replace")
+        elif data.get("content"):
+            data["raw"] = str(data["content"]).encode("utf-8")
+        else:
+            self.add_error("file", "Choose the texts file of your licensed copy.")
+        return data
+
+
+class SessionNumberForm(forms.Form):
+    """The therapist's correction of the session number the server gave a check-in."""
+
+    session = forms.IntegerField(min_value=1, max_value=1000)
+    reason = forms.CharField(max_length=200, help_text="Why the number was wrong (kept in the audit log)")

@@ -81,12 +81,20 @@ def parse_texts_file(instrument_id: str, language: str, raw: bytes) -> dict[str,
     for key, per_language in items.items():
         it = _item(ins, key)
         if it is None:
-            problems.append(Problem(f"item {key!r} is not an item of {instrument_id} ({ins.columns[0]}...)"))
+            known = f"items 1-{len(ins.items)}"
+            problems.append(Problem(f"item {key} is not an item of {instrument_id} ({known})"))
             continue
         if not isinstance(per_language, dict):
             continue  # reported by the schema check
         for lang in per_language:
-            if lang != language:
+            if lang not in languages():
+                problems.append(
+                    Problem(
+                        f"unknown language {lang!r} (the web app offers {', '.join(languages())})",
+                        column=it.column,
+                    )
+                )
+            elif lang != language:
                 problems.append(
                     Problem(f"text in language {lang!r}; this file is for {language!r}", column=it.column)
                 )

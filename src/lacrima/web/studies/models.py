@@ -189,9 +189,7 @@ class LicensedText(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["study", "instrument", "language"], name="licensed_text_unique"
-            )
+            models.UniqueConstraint(fields=["study", "instrument", "language"], name="licensed_text_unique")
         ]
 
     def __str__(self) -> str:
