@@ -349,3 +349,20 @@ def test_it_labels_options_from_the_instrument_not_the_catalog(world) -> None:
         form = InstrumentPageForm(entries=pages[0].entries, language="it")
     labels = [label for _value, label in form.fields["gad_01"].choices]
     assert labels == [load_instrument("gad7").scale.labels[v]["it"] for v in (0, 1, 2, 3)]
+
+
+def test_it_checks_a_study_changed_in_the_admin_with_the_same_rules(world) -> None:
+    from django.contrib.auth.models import User
+
+    root = User.objects.create_superuser("root", password="x")
+    c = world.login(root)
+    url = f"/admin/studies/study/{world.study.pk}/change/"
+    assert c.get(url).status_code == 200
+    data = {
+        "slug": "cry-2026", "title": "Crying", "kind": "survey", "survey_instruments": "wai_99",
+        "invitation_days": 30, "schedule": json.dumps({"intake": ["nope"]}), "contact": "",
+        "sites-TOTAL_FORMS": "0", "sites-INITIAL_FORMS": "0",
+    }  # fmt: skip
+    html = c.post(url, data).content.decode()
+    assert "&#x27;wai_99&#x27; is not a survey instrument" in html
+    assert "&#x27;nope&#x27; is not an instrument" in html
