@@ -120,22 +120,12 @@ def export_table(request: HttpRequest, slug: str, table: str) -> Status[Any]:
     if table not in ("respondents", "sessions"):
         return Status(404, {"detail": "table must be respondents or sessions", "errors": {}})
     try:
-        study = access.get_study_for_staff(request, slug)
+        scope = access.get_study_for_research(request, slug, "export")
     except Http404:
         return Status(404, {"detail": "not found", "errors": {}})
-    is_admin = access.is_study_admin(request, study)
-    site_ids = [
-        m.site_id
-        for m in access.memberships(request, study)
-        if m.role == "site_researcher" and m.site_id is not None
-    ]
-    if not is_admin and not site_ids:
-        return Status(404, {"detail": "not found", "errors": {}})
-    respondents, sessions = study_tables(study)
+    study = scope.study
+    respondents, sessions = study_tables(study, scope.sites)
     frame = respondents if table == "respondents" else sessions
-    if not is_admin:
-        codes = set(study.sites.filter(pk__in=site_ids).values_list("code", flat=True))
-        frame = frame[frame["site"].isin(codes)]
     record(
         request, "export", study, study_id=study.pk, table=table, format="json", rows=len(frame), via="api"
     )

@@ -10,7 +10,8 @@ from django.contrib.auth.models import User
 
 from lacrima.errors import DataError
 from lacrima.instruments import list_instruments, load_instrument
-from lacrima.web.studies.models import Client, Site, Study
+from lacrima.web.accounts.models import Membership
+from lacrima.web.studies.models import Client, Site, Study, validate_client_code
 from lacrima.web.studies.schedule import EXAMPLE, validate_schedule
 
 LANG_CHOICES = list(settings.LANGUAGES)
@@ -141,10 +142,7 @@ class EnrolForm(forms.ModelForm):
 
     def clean_code(self) -> str:
         code = str(self.cleaned_data["code"]).strip()
-        if "@" in code or " " in code:
-            raise forms.ValidationError(
-                "Use a pseudonymous code (letters, digits, - or _), never a name or e-mail."
-            )
+        validate_client_code(code)  # URL-safe: the code is part of the client page's address
         if Client.objects.filter(study=self.study, code=code).exists():
             raise forms.ValidationError("This code is already enrolled in the study.")
         return code
@@ -165,7 +163,7 @@ def therapist_users(study: Study, sites: Any) -> Any:
     """Users holding the therapist role at one of ``sites`` of the study."""
     return (
         User.objects.filter(
-            memberships__study=study, memberships__role="therapist", memberships__site__in=sites
+            memberships__study=study, memberships__role=Membership.Role.THERAPIST, memberships__site__in=sites
         )
         .distinct()
         .order_by("username")
@@ -174,9 +172,9 @@ def therapist_users(study: Study, sites: Any) -> Any:
 
 def therapist_sites(study: Study, user: Any) -> list[str]:
     return sorted(
-        Site.objects.filter(study=study, memberships__user=user, memberships__role="therapist").values_list(
-            "name", flat=True
-        )
+        Site.objects.filter(
+            study=study, memberships__user=user, memberships__role=Membership.Role.THERAPIST
+        ).values_list("name", flat=True)
     )
 
 

@@ -13,12 +13,13 @@ urlpatterns = [
     path("<slug:slug>/sites/new/", views.site_new, name="site_new"),
     path("<slug:slug>/consent/new/", views.consent_new, name="consent_new"),
     path("<slug:slug>/clients/new/", views.client_new, name="client_new"),
-    path("<slug:slug>/clients/<str:code>/", views.client_detail, name="client"),
     path(
-        "<slug:slug>/clients/<str:code>/checkins/<int:pk>/session/",
+        "<slug:slug>/clients/<path:code>/checkins/<int:pk>/session/",
         views.checkin_session,
         name="checkin_session",
     ),
+    # path, not str: codes enrolled before codes were checked may hold a "/"; their pages must still work
+    path("<slug:slug>/clients/<path:code>/", views.client_detail, name="client"),
     path("<slug:slug>/invitations/new/", views.invitations_new, name="invitations_new"),
     path("<slug:slug>/export/<str:table>.<str:fmt>", views.export, name="export"),
     path("<slug:slug>/report/", views.report, name="report"),

@@ -7,7 +7,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('participate', '0001_initial'),
-        ('studies', '0002_schedule_contact_licensedtext'),
+        ('studies', '0003_schedule_contact_licensedtext'),
     ]
 
     operations = [
