@@ -5,6 +5,12 @@ Run from the repository root, with a PostgreSQL server on 127.0.0.1:5432 that tr
     python benchmarks/bench_checkins.py          # 3 server configurations, 20,000 requests each
     python benchmarks/bench_checkins.py --configs sync:4 --requests 4000      # quick
 
+To measure a change side by side, give the ``src`` folder of the code before it (e.g. from
+``git archive``): each configuration then runs on the code before and on this checkout, one after the
+other, each on a fresh database::
+
+    python benchmarks/bench_checkins.py --before /tmp/before/src --database wt_collect
+
 What it does: creates a dedicated database (``lacrima_bench``; dropped at the end, also on failure),
 migrates it and seeds one check-in study (instrument ``session_checkin``) with 200 consented clients and
 their check-in links (benchmarks/_checkins_seed.py). Then, for each server configuration, it starts
@@ -55,6 +61,7 @@ import numpy as np
 import psycopg
 
 HERE = Path(__file__).resolve().parent
+SRC = HERE.parent / "src"
 sys.path.insert(0, str(HERE))
 
 from _checkins_load import HOST, Participant, PhaseResult, run_phase  # noqa: E402
@@ -455,7 +462,7 @@ def verdict(cfg_result: dict[str, Any]) -> dict[str, bool]:
 
 
 def print_table(results: list[dict[str, Any]]) -> None:
-    head = f"{'config':<14}{'phase':<12}{'subm/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
+    head = f"{'config':<14}{'side':<9}{'phase':<12}{'subm/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
     head += f"{'errors':>8}{'lost':>6}{'dup':>5}  verdict"
     print(head)
     print("-" * len(head))
@@ -470,7 +477,8 @@ def print_table(results: list[dict[str, Any]]) -> None:
                 else "miss: " + ",".join(k[:-3] for k, good in v.items() if not good)
             )
             print(
-                f"{r['config']:<14}{name:<12}{ph['throughput_per_s']:>8.0f}{ph['p50_ms']:>9.1f}"
+                f"{r['config']:<14}{r.get('side', ''):<9}{name:<12}"
+                f"{ph['throughput_per_s']:>8.0f}{ph['p50_ms']:>9.1f}"
                 f"{ph['p95_ms']:>9.1f}{ph['p99_ms']:>9.1f}{errs:>8}{db['lost']:>6}{db['duplicated_keys']:>5}"
                 f"  {ok if name == 'paced' else ''}"
             )
@@ -507,6 +515,13 @@ def main() -> None:
         help="folder for py-spy samples of the server during the saturation phase",
     )
     parser.add_argument(
+        "--before",
+        type=Path,
+        default=None,
+        help="src folder of the code before a change: each configuration then runs on it and on this "
+        "checkout's src, one after the other, each on a fresh database",
+    )
+    parser.add_argument(
         "--rate-limits",
         default="1000000/60,100000/60",
         help="the API's rate limits per address and per token (COUNT/SECONDS) for the server: all simulated "
@@ -519,7 +534,7 @@ def main() -> None:
     admin_url = _loopback_url(args.postgres)
     db_url = _with_db(admin_url, args.database)
     configs = [ServerConfig.parse(c.strip()) for c in args.configs.split(",") if c.strip()]
-    per_client = len(configs) * (args.requests + 400) * (1 + args.race_share) / args.clients
+    per_client = (args.requests + 400) * (1 + args.race_share) / args.clients
     if per_client > 480:
         raise SystemExit(
             f"about {per_client:.0f} sessions per client; the API takes sessions 1-500: "
@@ -544,22 +559,31 @@ def main() -> None:
     load_before = os.getloadavg()
     # A plain `kill` should still stop the server and drop the database (the finally blocks below).
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    create_database(admin_url, args.database)
+    sides = [("before", args.before.resolve()), ("after", SRC)] if args.before else [("current", SRC)]
+    seed_s: dict[str, float] = {}
     try:
-        t0 = time.perf_counter()
-        links = seed(env, args.clients)
-        seed_s = time.perf_counter() - t0
-        rng = random.Random(args.seed)
-        participants = [
-            Participant(link["code"], link["token"], random.Random(rng.getrandbits(64))) for link in links
-        ]
-        outcomes: dict[str, set[int]] = {}
-        created: Counter[str] = Counter()
         for i, cfg in enumerate(configs):
-            print(f"== {cfg.name}: {args.requests} requests from {args.clients} participants", flush=True)
-            r = run_config(cfg, env, participants, args, db_url, outcomes, created, log, args.seed + i)
-            r["verdict"] = verdict(r)
-            results.append(r)
+            for side, src in sides:
+                # each side gets a fresh database, migrated and seeded by its own code
+                side_env = {**env, "PYTHONPATH": str(src)}
+                create_database(admin_url, args.database)
+                t0 = time.perf_counter()
+                links = seed(side_env, args.clients)
+                seed_s[side] = time.perf_counter() - t0
+                rng = random.Random(args.seed)
+                participants = [
+                    Participant(link["code"], link["token"], random.Random(rng.getrandbits(64)))
+                    for link in links
+                ]
+                outcomes: dict[str, set[int]] = {}
+                created: Counter[str] = Counter()
+                print(f"== {cfg.name} [{side}: {src}]: {args.requests} requests", flush=True)
+                seed_i = args.seed + i
+                r = run_config(cfg, side_env, participants, args, db_url, outcomes, created, log, seed_i)
+                r["side"] = side
+                r["source"] = str(src)
+                r["verdict"] = verdict(r)
+                results.append(r)
         with psycopg.connect(admin_url) as conn:
             pg_version = str(conn.execute("SHOW server_version").fetchone()[0])  # type: ignore[index]
     finally:
@@ -581,6 +605,9 @@ def main() -> None:
             "race_share": args.race_share,
             "seed": args.seed,
             "seed_seconds": seed_s,
+            "sides": "before/after: the same configuration on the code before the change and after it"
+            if args.before
+            else "current code only",
             "api_rate_limits": {"per_address": per_address, "per_token": per_token},
             "load_client": "asyncio HTTP/1.1 client in benchmarks/_checkins_load.py (standard library)",
         },

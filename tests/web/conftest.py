@@ -10,7 +10,14 @@ from django.contrib.auth.models import User
 from django.test import Client as HttpClient
 
 from lacrima.web.accounts.models import Membership
+from lacrima.web.catalogs import compile_catalogs
 from lacrima.web.studies.models import Client, ConsentVersion, Invitation, Site, Study
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _compiled_catalogs() -> None:
+    """The gettext catalogs compiled as the package build does (the .mo files are not in git)."""
+    compile_catalogs()
 
 
 def verified_login(user: User, client: HttpClient | None = None) -> HttpClient:

@@ -32,34 +32,46 @@ def _post(token: str, body: dict) -> tuple[int, dict]:
     return r.status_code, r.json()
 
 
-GOOD = {"cried": 1, "chk_02": 4, "chk_05": 6, "chk_06": 6, "chk_07": 5}
+GOOD = {"cried": 1, "chk_02": 4, "chk_03": 2, "chk_05": 6, "chk_06": 6, "chk_07": 5, "chk_08": 6}
 
 
 def test_it_accepts_a_checkin_and_replays_retries_without_duplicating(world, checkin_token) -> None:
-    body = {"session": 4, "idempotency_key": "retry-key-0001", "answers": GOOD}
+    body = {"idempotency_key": "retry-key-0001", "answers": GOOD}
     status, out = _post(checkin_token, body)
-    assert status == 201 and out["created"] is True
+    assert status == 201 and out["created"] is True and out["session"] == 1
     status, again = _post(checkin_token, body)
-    assert status == 200 and again == {"id": out["id"], "session": 4, "created": False}
+    assert status == 200 and again == {"id": out["id"], "session": 1, "created": False}
     assert Response.objects.filter(client=world.client, kind="checkin").count() == 1
     assert Response.objects.get(pk=out["id"]).answers["chk_02"] == 4
 
 
-def test_it_refuses_a_second_checkin_for_the_same_session(world, checkin_token) -> None:
-    _post(checkin_token, {"session": 2, "idempotency_key": "first-key-01", "answers": GOOD})
-    status, out = _post(checkin_token, {"session": 2, "idempotency_key": "other-key-02", "answers": GOOD})
-    assert status == 409 and "session 2" in out["detail"]
+def test_it_numbers_sessions_on_the_server_whatever_the_app_sends(world, checkin_token) -> None:
+    _, first = _post(checkin_token, {"session": 500, "idempotency_key": "first-key-01", "answers": GOOD})
+    _, second = _post(checkin_token, {"session": 2, "idempotency_key": "other-key-02", "answers": GOOD})
+    assert (first["session"], second["session"]) == (1, 2)
+    sessions = Response.objects.filter(client=world.client, kind="checkin").values_list("session", flat=True)
+    assert sorted(sessions) == [1, 2]
+
+
+def test_it_refuses_a_key_used_by_another_client(world, checkin_token) -> None:
+    _post(checkin_token, {"idempotency_key": "shared-key-01", "answers": GOOD})
+    inv, other = world.invite(kind="checkin", client=world.other_client)
+    version = ConsentVersion.objects.filter(study=world.study, language="he").first()
+    Consent.objects.create(
+        invitation=inv, client=world.other_client, version=version, language="he", agreed=True
+    )
+    status, out = _post(other, {"idempotency_key": "shared-key-01", "answers": GOOD})
+    assert status == 409 and "another client" in out["detail"]
+    assert not Response.objects.filter(client=world.other_client).exists()
 
 
 def test_it_rejects_bad_answers_with_reasons(world, checkin_token) -> None:
-    status, out = _post(
-        checkin_token, {"session": 1, "idempotency_key": "bad-values-1", "answers": {"cried": 9}}
-    )
+    status, out = _post(checkin_token, {"idempotency_key": "bad-values-1", "answers": {**GOOD, "cried": 9}})
     assert status == 422 and "cried" in out["errors"]
     status, out = _post(
         checkin_token, {"session": 1, "idempotency_key": "bad-values-2", "answers": {"wai_77": 1}}
     )
-    assert status == 422 and "wai_77" in out["detail"]
+    assert status == 422 and out["detail"].startswith("הטופס הכיל תשובות לשאלות שאינן חלק מהשאלון")
     assert not Response.objects.filter(kind="checkin").exists()
 
 
@@ -101,7 +113,7 @@ def test_it_writes_one_audit_event_per_stored_checkin(world, checkin_token) -> N
 
     for key in ("audit-key-01", "audit-key-01", "audit-key-02"):
         _post(
-            checkin_token, {"session": 7 if key.endswith("1") else 8, "idempotency_key": key, "answers": GOOD}
+            checkin_token, {"idempotency_key": key, "answers": GOOD}
         )
     stored = Response.objects.filter(kind="checkin").values_list("pk", flat=True)
     events = AuditEvent.objects.filter(action="submit", object_type="participate.response")

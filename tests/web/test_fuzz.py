@@ -17,11 +17,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 
+from lacrima.instruments import load_instrument
 from lacrima.web.accounts.models import ApiToken
 from lacrima.web.audit.views import TrailFilter
+from lacrima.web.participate.forms import InstrumentPageForm
 from lacrima.web.participate.models import Consent, Response
-from lacrima.web.participate.pages import checkin_page, validate_page
-from lacrima.web.studies.forms import EnrolForm, therapist_users
+from lacrima.web.studies.forms import EnrolForm
 from lacrima.web.studies.models import ConsentVersion
 
 pytestmark = pytest.mark.django_db
@@ -40,7 +41,7 @@ json_values = st.recursive(
 def test_it_enrols_only_url_safe_codes_and_reaches_each_one(world, code: str) -> None:
     sites = world.study.sites.all()
     data = {"code": code, "site": world.site_il.pk, "language": "he"}
-    form = EnrolForm(data, study=world.study, sites=sites, therapists=therapist_users(world.study))
+    form = EnrolForm(data, study=world.study, sites=sites)
     valid = form.is_valid()
     wanted = code.strip()
     assert valid == (bool(CODE_OK.fullmatch(wanted)) and wanted not in ("C001", "C002")), form.errors
@@ -58,15 +59,19 @@ def test_it_enrols_only_url_safe_codes_and_reaches_each_one(world, code: str) ->
     )
 )
 def test_it_validates_any_checkin_page_post_without_crashing(post: dict[str, str]) -> None:
-    page = checkin_page(("session_checkin",))
-    result = validate_page(page, post, "en", {})
-    items = {it.column: it for it in page.items}
+    ins = load_instrument("session_checkin")
+    form = InstrumentPageForm(post, entries=[(ins, it) for it in ins.items], language="en")
+    valid = form.is_valid()
+    items = {it.column: it for it in ins.items}
     if "x" in post:
-        assert result.form_errors
-    for column, value in result.cleaned.items():
-        if value is not None:
-            codes = items[column].allowed_codes()
-            assert codes is None or value in codes or isinstance(value, list)
+        assert not valid and form.non_field_errors()
+    if valid:
+        for column, value in form.cleaned_data.items():
+            if value is not None:
+                codes = items[column].allowed_codes()
+                scale = items[column].scale
+                in_scale = scale is not None and value in scale.values()
+                assert (codes is not None and value in codes) or in_scale
 
 
 @FUZZ

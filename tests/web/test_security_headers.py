@@ -90,7 +90,7 @@ def test_it_sends_no_store_on_every_export_and_api_answer(world) -> None:
     _, api_token = ApiToken.issue(world.admin)
     r = HttpClient().get("/api/studies/cry-2026/export/sessions", HTTP_AUTHORIZATION=f"Bearer {api_token}")
     assert r.status_code == 200 and "no-store" in r["Cache-Control"]
-    body = {"session": 1, "idempotency_key": "k-0000001", "answers": {"cried": 0}}
+    body = {"session": 1, "idempotency_key": "k-0000001", "answers": {"cried": 0, "chk_07": 5, "chk_08": 5}}
     r = HttpClient().post(
         "/api/checkins", json.dumps(body), content_type="application/json",
         HTTP_AUTHORIZATION=f"Bearer {_consented_checkin(world)}",
@@ -170,7 +170,7 @@ def test_it_answers_429_as_json_per_api_token_and_address(world, settings) -> No
     token = _consented_checkin(world)
 
     def post(key: str, tok: str = token, addr: str = "127.0.0.1"):
-        body = {"session": 1, "idempotency_key": key, "answers": {"cried": 0}}
+        body = {"session": 1, "idempotency_key": key, "answers": {"cried": 0, "chk_07": 5, "chk_08": 5}}
         return HttpClient(REMOTE_ADDR=addr).post(
             "/api/checkins", json.dumps(body), content_type="application/json",
             HTTP_AUTHORIZATION=f"Bearer {tok}",

@@ -12,7 +12,7 @@ from django.test import Client as HttpClient
 
 from lacrima.web.audit.models import AuditEvent
 from lacrima.web.participate.models import Response
-from lacrima.web.studies.models import Client, ConsentVersion, Invitation, Site, hash_token
+from lacrima.web.studies.models import Client, ConsentVersion, Invitation, Site, Study, hash_token
 
 pytestmark = pytest.mark.django_db
 
@@ -191,11 +191,16 @@ def test_it_creates_a_study_and_makes_its_creator_admin(world) -> None:
         "slug": "bad",
         "title": "Bad",
         "kind": "survey",
-        "survey_instruments": ["wai_sr"],
+        "survey_instruments": "phq9, wai_99, phq9",
         "invitation_days": 30,
     }
     r = c.post("/studies/new/", data)
-    assert "licensed instrument" in r.content.decode()
+    html = r.content.decode()
+    assert r.status_code == 200 and "&#x27;wai_99&#x27; is not a survey instrument" in html
+    assert "listed twice" in html
+    data.update(slug="alliance", survey_instruments="demographics, wai_sr, phq9")
+    assert c.post("/studies/new/", data).status_code == 302
+    assert Study.objects.get(slug="alliance").survey_instruments == ["demographics", "wai_sr", "phq9"]
 
 
 def test_it_runs_the_battery_on_the_studys_surveys(world) -> None:

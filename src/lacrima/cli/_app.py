@@ -362,6 +362,9 @@ def serve(
     from django.db import connections
 
     _django_setup(data)
+    from lacrima.web.catalogs import compile_catalogs
+
+    compile_catalogs()  # a source checkout's interface translations (a built package carries them)
     call_command("migrate", interactive=False, verbosity=0)
     console.print(f"lacrima web app on http://{host}:{port}/  (admin at /admin/; Ctrl-C stops it)")
     if dev:

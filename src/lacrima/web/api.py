@@ -10,20 +10,20 @@
 from __future__ import annotations
 
 import hashlib
-import math
 from typing import Any
 
 from django.http import HttpRequest
-from django.utils import timezone
+from django.utils import timezone, translation
 from ninja import NinjaAPI, Schema
 from ninja.responses import Status
 from ninja.security import HttpBearer
 
+from lacrima.errors import DataError
 from lacrima.web.accounts.models import ApiToken
 from lacrima.web.audit.log import record
-from lacrima.web.participate.catalog import SUPPORTED
 from lacrima.web.participate.checkins import CheckinLink, link_for_token, save_checkin
-from lacrima.web.participate.pages import checkin_page, validate_page
+from lacrima.web.participate.forms import InstrumentPageForm, form_data
+from lacrima.web.studies.licensed import languages, study_instruments
 
 api = NinjaAPI(title="lacrima", version="1", urls_namespace="api")
 
@@ -47,7 +47,7 @@ class StaffToken(HttpBearer):
 
 
 class CheckinIn(Schema):
-    session: int
+    session: int | None = None  # accepted from older apps; the server numbers the sessions
     idempotency_key: str
     answers: dict[str, Any]
     language: str | None = None
@@ -76,35 +76,24 @@ def submit_checkin(request: HttpRequest, payload: CheckinIn) -> Status[Any]:
         return Status(422, {"detail": "idempotency_key must be 8 to 64 characters", "errors": {}})
     if not link.consented:
         return Status(403, {"detail": "the client has not consented (or has withdrawn)", "errors": {}})
-    if payload.language is not None and payload.language not in SUPPORTED:
-        shown = payload.language[:16] + ("..." if len(payload.language) > 16 else "")
-        return Status(
-            422,
-            {
-                "detail": f"language {shown!r} is not offered; use one of {', '.join(SUPPORTED)}",
-                "errors": {"language": "unknown language code"},
-            },
-        )
-    if not 1 <= payload.session <= 500:
-        return Status(
-            422, {"detail": "session must be between 1 and 500", "errors": {"session": "out of range"}}
-        )
-    page = checkin_page(tuple(link.instruments))
-    post = {
-        k: ("" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))
-        for k, v in payload.answers.items()
-    }
-    result = validate_page(page, post, "en", {})
-    if result.form_errors:
-        unknown = sorted(set(post) - {it.column for it in page.items})
-        return Status(422, {"detail": f"unknown items: {', '.join(unknown)}", "errors": {}})
-    if result.errors:
-        return Status(422, {"detail": "some answers are not valid", "errors": result.errors})
+    language = payload.language or link.client_language or "en"
+    if language not in languages():
+        return Status(422, {"detail": f"language must be one of {', '.join(languages())}", "errors": {}})
+    try:
+        instruments = study_instruments(link.study_id, link.instruments, language)
+    except DataError as exc:
+        return Status(409, {"detail": exc.summary, "errors": {}})
+    entries = [(ins, it) for ins in instruments for it in ins.items]
+    with translation.override(language):
+        form = InstrumentPageForm(form_data(payload.answers), entries=entries, language=language)
+        if not form.is_valid():
+            problems = form.problems()
+            detail = problems.pop("__all__", None) or translation.gettext("Some answers need your attention:")
+            return Status(422, {"detail": detail, "errors": problems})
     saved = save_checkin(
         link,
-        session=payload.session,
-        answers=result.cleaned,
-        language=payload.language or link.client_language or "en",
+        answers=form.cleaned_data,
+        language=language,
         key=key,
         ip=request.META.get("REMOTE_ADDR") or None,
         via="api",
@@ -115,7 +104,7 @@ def submit_checkin(request: HttpRequest, payload: CheckinIn) -> Status[Any]:
         return Status(200, {"id": saved.response_id, "session": saved.session, "created": False})
     if saved.outcome == "key_conflict":
         return Status(409, {"detail": "this idempotency_key was used for another client", "errors": {}})
-    return Status(409, {"detail": f"a check-in for session {payload.session} is already saved", "errors": {}})
+    return Status(409, {"detail": "the check-in could not be numbered; send it again", "errors": {}})
 
 
 @api.get(

@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "lacrima.web.audit",
     "lacrima.web.studies",
     "lacrima.web.participate",
+    "django_countries",
     # --- security: accounts (second factor, login throttling) and the API docs' packaged assets
     "django_otp",
     "django_otp.plugins.otp_totp",

@@ -1,53 +1,68 @@
-"""Saving a session check-in exactly once, shared by the participant page and the JSON API.
+"""Saving a session check-in exactly once: the one save path, shared by the participant page and the API.
 
-Two storage paths with one contract. On PostgreSQL a check-in costs two statements: one SELECT resolves
-the link (invitation, study instruments, client, current consent) and one INSERT ... ON CONFLICT DO
-NOTHING stores the response and its audit event atomically (a data-modifying CTE). Elsewhere (SQLite) the
-ORM does the same inside a transaction. Either way a retried idempotency key returns the first result and a
-second check-in for the same session is refused; nothing is stored twice (benchmarks/bench_checkins.py).
+The server assigns the session number (the client's last completed check-in plus one; a therapist
+corrects a wrong number on the staff page). A retried idempotency key returns the first result, a key
+used by another client is refused, and two check-ins racing for one session number end up in two
+sessions, never one stored twice (benchmarks/bench_checkins.py counts this under load).
+
+Why SQL and not the ORM: benchmarks/bench_checkins.py measured the ORM path (link lookup with its
+consent ``Exists``, the next session's ``Max``, two ``create`` calls) at about 10 ms of application CPU
+per check-in against 3 ms for the path before it, far from the 300 check-ins/s the design asks of two
+cores (docs/benchmarks.md). So the two statements that run on every check-in, the link lookup and the
+insert, are written in SQL, but built from the models' metadata (table and column names from ``_meta``,
+every value prepared by its model field for the connection), and the same statements run on SQLite and
+PostgreSQL (``INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING``); the tests run them on both. The
+response's audit event is written in the same transaction; the rare paths (a conflict, the measures a
+schedule assigns to the session) use the ORM.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from lacrima.web.audit.models import AuditEvent
 from lacrima.web.participate.models import Consent, Response
-from lacrima.web.studies.models import Invitation, hash_token
+from lacrima.web.studies import schedule as plan
+from lacrima.web.studies.models import Client, Invitation, Study, hash_token
 
 Outcome = Literal["created", "replayed", "key_conflict", "session_conflict"]
+ATTEMPTS = 5
 
-_LINK_SQL = """
-SELECT i.id, i.study_id, i.site_id, i.client_id, s.checkin_instruments, c.code, c.language,
-       EXISTS (SELECT 1 FROM participate_consent k
-               WHERE k.client_id = i.client_id AND k.agreed AND k.withdrawn_at IS NULL)
-FROM studies_invitation i
-JOIN studies_study s ON s.id = i.study_id
-JOIN studies_client c ON c.id = i.client_id
-WHERE i.token_hash = %s AND i.kind = 'checkin' AND i.revoked_at IS NULL
-  AND (i.expires_at IS NULL OR i.expires_at > now())
-  AND NOT (i.single_use AND i.used_at IS NOT NULL) AND c.withdrawn_at IS NULL
-"""
-
-_INSERT_SQL = """
-WITH r AS (
-  INSERT INTO participate_response (study_id, site_id, client_id, invitation_id, kind, wave, session,
-    session_date, language, answers, page, started_at, updated_at, completed_at, idempotency_key)
-  VALUES (%s, %s, %s, %s, 'checkin', 1, %s, %s, %s, %s, 1, %s, %s, %s, %s)
-  ON CONFLICT DO NOTHING
-  RETURNING id
-), a AS (
-  INSERT INTO audit_auditevent
-    (at, actor_id, actor_label, action, object_type, object_id, study_id, detail, ip)
-  SELECT %s, NULL, %s, 'submit', 'participate.response', r.id::text, %s, %s, %s FROM r
+# The columns the check-in insert writes, in order (``session`` comes from the subquery).
+_RESPONSE_FIELDS = (
+    "study",
+    "site",
+    "client",
+    "invitation",
+    "kind",
+    "wave",
+    "session_date",
+    "language",
+    "instruments",
+    "answers",
+    "page",
+    "started_at",
+    "updated_at",
+    "completed_at",
+    "idempotency_key",
 )
-SELECT id FROM r
-"""
+_AUDIT_FIELDS = (
+    "at",
+    "actor",
+    "actor_label",
+    "action",
+    "object_type",
+    "object_id",
+    "study_id",
+    "detail",
+    "ip",
+)
 
 
 @dataclass(frozen=True)
@@ -62,6 +77,7 @@ class CheckinLink:
     client_language: str
     instruments: tuple[str, ...]
     consented: bool
+    schedule: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -71,132 +87,199 @@ class SaveResult:
     session: int | None
 
 
-def _postgres() -> bool:
-    return connection.vendor == "postgresql"
+def _col(model: type[models.Model], name: str) -> str:
+    return connection.ops.quote_name(model._meta.get_field(name).column)
+
+
+def _table(model: type[models.Model]) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+@dataclass(frozen=True)
+class _Statements:
+    link: str
+    insert: str
+    audit: str
+
+
+@functools.cache
+def _statements(vendor: str) -> _Statements:
+    """The link lookup and the inserts, from the models' metadata (one set per database vendor)."""
+    inv, study, client, consent, resp = (_table(m) for m in (Invitation, Study, Client, Consent, Response))
+    i = functools.partial(_col, Invitation)
+    s = functools.partial(_col, Study)
+    c = functools.partial(_col, Client)
+    k = functools.partial(_col, Consent)
+    r = functools.partial(_col, Response)
+    link = (
+        f"SELECT i.{i('id')}, i.{i('study')}, i.{i('site')}, i.{i('client')}, c.{c('code')}, "
+        f"c.{c('language')}, s.{s('checkin_instruments')}, s.{s('schedule')}, "
+        f"EXISTS (SELECT 1 FROM {consent} k WHERE k.{k('client')} = i.{i('client')} "
+        f"AND k.{k('agreed')} AND k.{k('withdrawn_at')} IS NULL) "
+        f"FROM {inv} i JOIN {study} s ON s.{s('id')} = i.{i('study')} "
+        f"JOIN {client} c ON c.{c('id')} = i.{i('client')} "
+        f"WHERE i.{i('token_hash')} = %s AND i.{i('kind')} = %s AND i.{i('revoked_at')} IS NULL "
+        f"AND (i.{i('expires_at')} IS NULL OR i.{i('expires_at')} > %s) "
+        f"AND NOT (i.{i('single_use')} AND i.{i('used_at')} IS NOT NULL) AND c.{c('withdrawn_at')} IS NULL"
+    )
+    columns = ", ".join([*(r(f) for f in _RESPONSE_FIELDS), r("session")])
+    values = ", ".join(["%s"] * len(_RESPONSE_FIELDS))
+    next_session = (
+        f"COALESCE((SELECT MAX(x.{r('session')}) FROM {resp} x WHERE x.{r('client')} = %s "
+        f"AND x.{r('kind')} = %s AND x.{r('completed_at')} IS NOT NULL), 0) + 1"
+    )
+    # "WHERE 1 = 1": SQLite needs it to parse INSERT ... SELECT ... ON CONFLICT
+    insert = (
+        f"INSERT INTO {resp} ({columns}) SELECT {values}, {next_session} WHERE 1 = 1 "
+        f"ON CONFLICT DO NOTHING RETURNING {r('id')}, {r('session')}"
+    )
+    a = functools.partial(_col, AuditEvent)
+    audit = (
+        f"INSERT INTO {_table(AuditEvent)} ({', '.join(a(f) for f in _AUDIT_FIELDS)}) "
+        f"VALUES ({', '.join(['%s'] * len(_AUDIT_FIELDS))})"
+    )
+    return _Statements(link, insert, audit)
+
+
+def _prep(model: type[models.Model], name: str, value: Any) -> Any:
+    """A value as the model field would send it to this database."""
+    return model._meta.get_field(name).get_db_prep_value(value, connection)
+
+
+def _json(model: type[models.Model], name: str, value: Any) -> Any:
+    """A JSON column's value as the model field reads it (drivers return text or decoded values)."""
+    if not isinstance(value, str):
+        return value
+    return getattr(model._meta.get_field(name), "from_db_value")(value, None, connection)  # noqa: B009
+
+
+def _link_row(token_hash: str) -> CheckinLink | None:
+    now = _prep(Invitation, "expires_at", timezone.now())
+    with connection.cursor() as cur:
+        cur.execute(_statements(connection.vendor).link, [token_hash, Invitation.Kind.CHECKIN, now])
+        row = cur.fetchone()
+    if row is None:
+        return None
+    instruments = _json(Study, "checkin_instruments", row[6]) or []
+    schedule = _json(Study, "schedule", row[7]) or {}
+    return CheckinLink(
+        row[0], row[1], row[2], row[3], row[4], row[5], tuple(instruments), bool(row[8]), schedule
+    )
 
 
 def link_for_token(token: str) -> CheckinLink | None:
-    """The check-in link behind a token, or None if there is none usable now."""
+    """The check-in link behind a token, or None if there is none usable now (one query)."""
     if not token or len(token) > 100:
         return None
-    if _postgres():
-        with connection.cursor() as cur:
-            cur.execute(_LINK_SQL, [hash_token(token)])
-            row = cur.fetchone()
-        if row is None:
-            return None
-        instruments = json.loads(row[4]) if isinstance(row[4], str) else row[4]
-        return CheckinLink(row[0], row[1], row[2], row[3], row[5], row[6], tuple(instruments), bool(row[7]))
-    inv = (
-        Invitation.objects.select_related("study", "client")
-        .filter(token_hash=hash_token(token), kind=Invitation.Kind.CHECKIN)
-        .first()
-    )
-    if inv is None or inv.client is None or inv.problem() is not None:
-        return None
-    return link_for_invitation(inv)
+    return _link_row(hash_token(token))
 
 
 def link_for_invitation(inv: Invitation) -> CheckinLink:
-    client = inv.client
-    if client is None:
-        raise ValueError("a check-in link needs a client")
-    consented = Consent.objects.filter(client=client, agreed=True, withdrawn_at__isnull=True).exists()
-    return CheckinLink(
-        inv.pk,
-        inv.study_id,
-        inv.site_id,
-        client.pk,
-        client.code,
-        client.language,
-        tuple(inv.study.checkin_instruments),
-        consented,
-    )
+    link = _link_row(inv.token_hash) if inv.client_id is not None else None
+    if link is None:
+        raise ValueError("a check-in link needs a usable invitation with a client")
+    return link
+
+
+def next_session(client_id: int) -> int:
+    """The session number the server gives the client's next check-in."""
+    last = Response.objects.filter(
+        client_id=client_id, kind=Response.Kind.CHECKIN, completed_at__isnull=False
+    ).aggregate(m=models.Max("session"))["m"]
+    return int(last or 0) + 1
+
+
+def _by_key(link: CheckinLink, key: str) -> SaveResult | None:
+    again = Response.objects.filter(idempotency_key=key).values_list("pk", "session", "client_id").first()
+    if again is None:
+        return None
+    if again[2] == link.client_id:
+        return SaveResult("replayed", again[0], again[1])
+    return SaveResult("key_conflict", None, None)
 
 
 def save_checkin(
     link: CheckinLink,
     *,
-    session: int,
     answers: dict[str, Any],
     language: str,
     key: str,
     ip: str | None = None,
     via: str = "web",
 ) -> SaveResult:
-    """Store one completed check-in with its audit event, once.
+    """Store one completed check-in with its audit event, once, under the next session number.
 
-    ``answers`` must already be validated against the check-in instruments. A key seen before returns
-    ``replayed`` (same client) or ``key_conflict`` (another client); a second check-in for a session that
-    already has one returns ``session_conflict``.
+    ``answers`` must already be validated by the check-in form. A key seen before returns ``replayed``
+    (same client) or ``key_conflict`` (another client). ``session_conflict`` only if the next number was
+    taken by concurrent check-ins of the same client in every attempt.
     """
-    now = timezone.now()
+    sql = _statements(connection.vendor)
     label = f"participant:{link.client_code}"[:150]
-    detail = {"session": session, "via": via}
-    if _postgres():
-        params = [
-            link.study_id,
-            link.site_id,
-            link.client_id,
-            link.invitation_id,
-            session,
-            timezone.localdate(),
-            language,
-            json.dumps(answers),
-            now,
-            now,
-            now,
-            key,
-            now,
-            label,
-            link.study_id,
-            json.dumps(detail),
-            ip,
-        ]
-        with connection.cursor() as cur:
-            cur.execute(_INSERT_SQL, params)
-            row = cur.fetchone()
-        if row is not None:
-            return SaveResult("created", int(row[0]), session)
-        return _after_conflict(link, key, session)
-    existing = Response.objects.filter(idempotency_key=key).only("pk", "session", "client_id").first()
-    if existing is not None:
-        return _after_conflict(link, key, session)
+    for _attempt in range(ATTEMPTS):
+        now = timezone.now()
+        given = {
+            "study": link.study_id,
+            "site": link.site_id,
+            "client": link.client_id,
+            "invitation": link.invitation_id,
+            "kind": Response.Kind.CHECKIN,
+            "wave": 1,
+            "session_date": timezone.localdate(),
+            "language": language,
+            "instruments": list(link.instruments),
+            "answers": answers,
+            "page": 1,
+            "started_at": now,
+            "updated_at": now,
+            "completed_at": now,
+            "idempotency_key": key,
+        }
+        params = [_prep(Response, f, given[f]) for f in _RESPONSE_FIELDS]
+        params += [link.client_id, Response.Kind.CHECKIN]
+        with transaction.atomic():
+            with connection.cursor() as cur:
+                cur.execute(sql.insert, params)
+                row = cur.fetchone()
+                if row is not None:
+                    response_id, session = int(row[0]), int(row[1])
+                    event = {
+                        "at": now,
+                        "actor": None,
+                        "actor_label": label,
+                        "action": AuditEvent.Action.SUBMIT,
+                        "object_type": "participate.response",
+                        "object_id": str(response_id),
+                        "study_id": link.study_id,
+                        "detail": {"session": session, "via": via},
+                        "ip": ip,
+                    }
+                    cur.execute(sql.audit, [_prep(AuditEvent, f, event[f]) for f in _AUDIT_FIELDS])
+            if row is not None:
+                _schedule_measures(link, session, language)
+                return SaveResult("created", response_id, session)
+        seen = _by_key(link, key)
+        if seen is not None:
+            return seen
+        # a concurrent check-in of this client took the number: take the next one
+    return SaveResult("session_conflict", None, None)
+
+
+def _schedule_measures(link: CheckinLink, session: int, language: str) -> None:
+    """Open the measures the study's schedule assigns to this session (asked right after the check-in)."""
+    due = plan.due(link.schedule, session)
+    if not due:
+        return
     try:
         with transaction.atomic():
-            saved = Response.objects.create(
+            Response.objects.create(
                 study_id=link.study_id,
                 site_id=link.site_id,
                 client_id=link.client_id,
                 invitation_id=link.invitation_id,
-                kind=Response.Kind.CHECKIN,
+                kind=Response.Kind.MEASURES,
                 session=session,
-                session_date=timezone.localdate(),
                 language=language,
-                answers=answers,
-                completed_at=now,
-                idempotency_key=key,
-                page=1,
-            )
-            AuditEvent.objects.create(
-                actor=None,
-                actor_label=label,
-                action="submit",
-                object_type="participate.response",
-                object_id=str(saved.pk),
-                study_id=link.study_id,
-                detail=detail,
-                ip=ip,
+                instruments=due,
             )
     except IntegrityError:
-        return _after_conflict(link, key, session)
-    return SaveResult("created", saved.pk, session)
-
-
-def _after_conflict(link: CheckinLink, key: str, session: int) -> SaveResult:
-    again = Response.objects.filter(idempotency_key=key).only("pk", "session", "client_id").first()
-    if again is not None and again.client_id == link.client_id:
-        return SaveResult("replayed", again.pk, again.session)
-    if again is not None:
-        return SaveResult("key_conflict", None, None)
-    return SaveResult("session_conflict", None, session)
+        pass  # this session's measures exist already (its number was corrected by the therapist)

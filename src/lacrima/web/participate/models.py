@@ -1,5 +1,7 @@
 """What participants give: consent decisions, survey responses and session check-ins.
 
+Kinds: ``survey`` (a one-off survey, or a client's intake when ``client`` is set), ``checkin`` (one per
+session) and ``measures`` (the repeated measures a study's schedule assigns to a client's session).
 Answers are stored per response as a JSON object keyed by item column (``{"wai_01": 4, ...}``), validated
 against the instrument definitions before they are saved; a response is only marked complete when every
 page validated. Partial responses keep their answers so that a participant can resume.
@@ -26,6 +28,7 @@ class Response(models.Model):
     class Kind(models.TextChoices):
         SURVEY = "survey"
         CHECKIN = "checkin"
+        MEASURES = "measures"
 
     study = models.ForeignKey("studies.Study", on_delete=models.PROTECT, related_name="responses")
     site = models.ForeignKey("studies.Site", on_delete=models.PROTECT, related_name="responses")
@@ -41,6 +44,9 @@ class Response(models.Model):
     session = models.PositiveIntegerField(null=True, blank=True, help_text="Session number for check-ins")
     session_date = models.DateField(null=True, blank=True)
     language = models.CharField(max_length=8)
+    instruments = models.JSONField(
+        default=list, blank=True, help_text="Instrument ids this response asked, in page order"
+    )
     answers = models.JSONField(default=dict)
     page = models.PositiveIntegerField(default=0, help_text="Next page to show (save-and-resume)")
     started_at = models.DateTimeField(auto_now_add=True)
@@ -55,5 +61,10 @@ class Response(models.Model):
                 fields=["client", "session"],
                 condition=models.Q(kind="checkin", completed_at__isnull=False),
                 name="one_completed_checkin_per_session",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["client", "session"],
+                condition=models.Q(kind="measures"),
+                name="one_measures_response_per_session",
+            ),
         ]

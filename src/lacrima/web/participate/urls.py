@@ -9,5 +9,6 @@ urlpatterns = [
     path("<str:token>/consent/", views.consent, name="consent"),
     path("<str:token>/survey/", views.survey, name="survey"),
     path("<str:token>/checkin/", views.checkin, name="checkin"),
+    path("<str:token>/measures/", views.measures, name="measures"),
     path("<str:token>/withdraw/", views.withdraw, name="withdraw"),
 ]

@@ -3,6 +3,7 @@ reached through the staff pages, which check roles and write every read to the a
 
 from django.contrib import admin
 
+from lacrima.web.studies.forms import StudyForm
 from lacrima.web.studies.models import ConsentVersion, Site, Study
 
 
@@ -13,6 +14,9 @@ class SiteInline(admin.TabularInline):
 
 @admin.register(Study)
 class StudyAdmin(admin.ModelAdmin):
+    # the staff pages' form: the same instrument list and schedule checks; licensed item text is attached
+    # on the study's licensed-texts page, and participants never see an instrument that lacks it
+    form = StudyForm
     list_display = ("slug", "title", "kind", "created_at")
     search_fields = ("slug", "title")
     inlines = [SiteInline]

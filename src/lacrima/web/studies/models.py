@@ -40,6 +40,17 @@ class Study(models.Model):
     survey_instruments = models.JSONField(default=list, help_text="Instrument ids, in page order")
     checkin_instruments = models.JSONField(default=list)
     invitation_days = models.PositiveIntegerField(default=30)
+    schedule = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="What a client's link asks and when: intake instruments and repeated measures by "
+        "session (lacrima.web.studies.schedule)",
+    )
+    contact = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="How participants reach the study team (shown when they decline or withdraw)",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
@@ -169,3 +180,29 @@ class Invitation(models.Model):
         if self.client is not None and self.client.withdrawn_at is not None:
             return "withdrawn"
         return None
+
+
+class LicensedText(models.Model):
+    """Item text of a licensed instrument in one language, attached by a study admin from their copy.
+
+    ``texts`` maps each item column to its text; the row is written whole or not at all
+    (lacrima.web.studies.licensed).
+    """
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="licensed_texts")
+    instrument = models.CharField(max_length=64)
+    language = models.CharField(max_length=8)
+    texts = models.JSONField()
+    licence_statement = models.TextField(help_text="Where the text comes from and under which licence")
+    attached_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    attached_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["study", "instrument", "language"], name="licensed_text_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.study.slug}: {self.instrument} ({self.language})"

@@ -1,22 +1,49 @@
 """A study's database rows as lacrima's respondent and session tables, ready for lc.analyze / lc.mixed.
 
-Identifiers are pseudonymous: clients by their study code, therapists by a per-study code (``T01``...),
+System columns (``site``, ``country``, ``language``, ``wave``, ``session``, ...) are written by the system
+only: an answer whose item column has such a name is exported under its instrument's prefix
+(demographics' self-reported ``country`` as ``dem_country``). Identifiers are pseudonymous: clients by
+their study code, therapists by a per-study code (``T01``...),
 never a user name or e-mail address.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from django.db.models import QuerySet
 
+from lacrima.instruments import load_instrument
 from lacrima.web.participate.models import Response
 from lacrima.web.studies.models import Site, Study
 
 RESPONDENT_FRONT = ["participant_id", "site", "country", "language", "wave"]
 SESSION_FRONT = ["client_id", "therapist_id", "site", "session", "date", "cried"]
+# Columns the system writes; an answer never takes their name (demographics' country -> dem_country).
+SYSTEM_COLUMNS = frozenset(RESPONDENT_FRONT) | {"client_id", "therapist_id", "session", "date"}
+
+
+@functools.cache
+def _prefixes(instrument_ids: tuple[str, ...]) -> dict[str, str]:
+    """Item column -> its instrument's prefix, for the instruments a response asked."""
+    out: dict[str, str] = {}
+    for iid in instrument_ids:
+        ins = load_instrument(iid)
+        out.update({c: ins.prefix for c in ins.columns})
+    return out
+
+
+def answer_columns(answers: dict[str, Any], instrument_ids: tuple[str, ...]) -> dict[str, Any]:
+    """Answers keyed by item column, renamed apart from the system columns when they would clash."""
+    prefixes = _prefixes(instrument_ids)
+    out: dict[str, Any] = {}
+    for k, v in answers.items():
+        name = f"{prefixes.get(k, 'answer')}_{k}" if k in SYSTEM_COLUMNS else k
+        out[name] = _value(v)
+    return out
 
 
 def _therapist_codes(study: Study) -> dict[int, str]:
@@ -46,7 +73,12 @@ def study_tables(study: Study, sites: QuerySet[Site] | None = None) -> tuple[pd.
     resp_rows: list[dict[str, Any]] = []
     sess_rows: list[dict[str, Any]] = []
     for r in responses:
-        answers = {k: _value(v) for k, v in r.answers.items()}
+        if r.kind == Response.Kind.MEASURES:
+            continue  # scheduled measures: per client and session, see studies.scores.client_scores
+        asked = tuple(r.instruments) or tuple(
+            study.survey_instruments if r.kind == Response.Kind.SURVEY else study.checkin_instruments
+        )
+        answers = answer_columns(r.answers, asked)
         if r.kind == Response.Kind.SURVEY:
             pid = r.client.code if r.client is not None else f"R{r.pk:06d}"
             front = {"participant_id": pid, "site": r.site.code, "country": r.site.country}

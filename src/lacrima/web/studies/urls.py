@@ -8,9 +8,16 @@ urlpatterns = [
     path("", views.study_list, name="list"),
     path("new/", views.study_new, name="new"),
     path("<slug:slug>/", views.study_detail, name="detail"),
+    path("<slug:slug>/edit/", views.study_edit, name="edit"),
+    path("<slug:slug>/licensed-texts/", views.licensed_texts, name="licensed"),
     path("<slug:slug>/sites/new/", views.site_new, name="site_new"),
     path("<slug:slug>/consent/new/", views.consent_new, name="consent_new"),
     path("<slug:slug>/clients/new/", views.client_new, name="client_new"),
+    path(
+        "<slug:slug>/clients/<path:code>/checkins/<int:pk>/session/",
+        views.checkin_session,
+        name="checkin_session",
+    ),
     # path, not str: codes enrolled before codes were checked may hold a "/"; their pages must still work
     path("<slug:slug>/clients/<path:code>/", views.client_detail, name="client"),
     path("<slug:slug>/invitations/new/", views.invitations_new, name="invitations_new"),

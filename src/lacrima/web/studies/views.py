@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import io
 import logging
-from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
@@ -20,17 +19,19 @@ from django.views.decorators.http import require_http_methods
 from lacrima.web import access
 from lacrima.web.accounts.models import Membership
 from lacrima.web.audit.log import record
-from lacrima.web.participate.models import Consent, Response
+from lacrima.web.participate.models import Response
 from lacrima.web.security import allow_inline_styles
+from lacrima.web.studies import schedule as plan
+from lacrima.web.studies.completion import client_completion, survey_completion
 from lacrima.web.studies.forms import (
     ConsentForm,
     EnrolForm,
     InvitationBatchForm,
     SiteForm,
     StudyForm,
-    therapist_users,
 )
-from lacrima.web.studies.models import ConsentVersion, Invitation, Study
+from lacrima.web.studies.licensed import missing_licensed
+from lacrima.web.studies.models import ConsentVersion, Invitation, LicensedText
 
 logger = logging.getLogger("lacrima.web")
 
@@ -68,41 +69,25 @@ def study_new(request: HttpRequest) -> HttpResponse:
             study.save()
             Membership.objects.create(user=request.user, study=study, role=Membership.Role.STUDY_ADMIN)
             record(request, "create", study, study_id=study.pk)
+        messages.success(request, f"Study {study.title} created; you are its study admin.")
         return redirect("studies:detail", slug=study.slug)
     return render(request, "studies/form.html", {"form": form, "title": "New study"})
 
 
-def _completion(study: Study, site_ids: list[int]) -> list[dict[str, Any]]:
-    sites = study.sites.filter(pk__in=site_ids)
-    rows = []
-    for site in sites.order_by("code"):
-        inv = Invitation.objects.filter(site=site, kind=Invitation.Kind.SURVEY)
-        resp = Response.objects.filter(site=site, kind=Response.Kind.SURVEY)
-        waves = sorted(
-            set(resp.values_list("wave", flat=True)) | set(inv.values_list("wave", flat=True))
-        ) or [1]
-        for wave in waves:
-            r = resp.filter(wave=wave).aggregate(
-                started=Count("pk"), completed=Count("pk", filter=Q(completed_at__isnull=False))
-            )
-            invited = inv.filter(wave=wave).count()
-            consents = Consent.objects.filter(invitation__site=site, invitation__wave=wave)
-            rows.append(
-                {
-                    "site": site,
-                    "wave": wave,
-                    "invited": invited,
-                    "consented": consents.filter(agreed=True).count(),
-                    "declined": consents.filter(agreed=False).count(),
-                    "started": r["started"],
-                    "completed": r["completed"],
-                    "rate": (100 * r["completed"] / invited) if invited else None,
-                    "checkins": Response.objects.filter(
-                        site=site, kind=Response.Kind.CHECKIN, completed_at__isnull=False
-                    ).count(),
-                }
-            )
-    return rows
+@login_required
+@require_http_methods(["GET", "POST"])
+def study_edit(request: HttpRequest, slug: str) -> HttpResponse:
+    """The study admin changes the set-up: instruments and their page order, schedule, link lifetime."""
+    study = access.get_study_for_admin(request, slug)
+    form = StudyForm(request.POST or None, instance=study)
+    form.fields["slug"].disabled = True
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            form.save()
+            record(request, "update", study, study_id=study.pk, fields=sorted(form.changed_data))
+        messages.success(request, "Study set-up saved.")
+        return redirect("studies:detail", slug=study.slug)
+    return render(request, "studies/form.html", {"form": form, "title": f"Set up {study.title}"})
 
 
 @login_required
@@ -110,16 +95,23 @@ def study_detail(request: HttpRequest, slug: str) -> HttpResponse:
     study = access.get_study_for_staff(request, slug)
     sites = access.research_sites(request, study)
     site_ids = list(sites.values_list("pk", flat=True))
-    completion = _completion(study, site_ids) if site_ids else []
+    counts = bool(site_ids)
     clients = access.visible_clients(request, study).select_related("site").order_by("code")
     record(request, "read", study, view="study_detail")
+    languages = sorted({lang for site in study.sites.all() for lang in site.languages})
+    used = list(dict.fromkeys([*study.survey_instruments, *plan.instruments(study.schedule or {})]))
     ctx = {
         "study": study,
-        "completion": completion,
+        "completion": survey_completion(study, site_ids) if counts else [],
+        "client_counts": client_completion(study, site_ids) if counts else [],
         "clients": clients,
         "is_admin": access.is_study_admin(request, study),
-        "can_export": bool(site_ids),
-        "consents": ConsentVersion.objects.filter(study=study),
+        "can_export": counts,
+        "consents": ConsentVersion.objects.filter(study=study).order_by("language", "-version"),
+        "licensed": LicensedText.objects.filter(study=study).select_related("attached_by"),
+        "missing_texts": missing_licensed(study, used, languages),
+        "intake": plan.intake(study.schedule or {}),
+        "repeated": (study.schedule or {}).get("repeated", []),
     }
     return render(request, "studies/detail.html", ctx)
 
@@ -134,6 +126,7 @@ def site_new(request: HttpRequest, slug: str) -> HttpResponse:
         site.study = study
         site.save()
         record(request, "create", site, study_id=study.pk)
+        messages.success(request, f"Site {site.name} added.")
         return redirect("studies:detail", slug=slug)
     return render(request, "studies/form.html", {"form": form, "title": f"New site in {study.title}"})
 
@@ -154,6 +147,7 @@ def consent_new(request: HttpRequest, slug: str) -> HttpResponse:
                 version=(last.version + 1 if last else 1),
             )
             record(request, "create", cv, study_id=study.pk)
+        messages.success(request, f"Consent text version {cv.version} ({cv.language}) saved.")
         return redirect("studies:detail", slug=slug)
     return render(request, "studies/form.html", {"form": form, "title": "New consent text version"})
 
@@ -163,7 +157,7 @@ def consent_new(request: HttpRequest, slug: str) -> HttpResponse:
 def client_new(request: HttpRequest, slug: str) -> HttpResponse:
     scope = access.get_study_for_research(request, slug, "enrol")
     study, sites = scope.study, scope.sites
-    form = EnrolForm(request.POST or None, study=study, sites=sites, therapists=therapist_users(study))
+    form = EnrolForm(request.POST or None, study=study, sites=sites)
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
             client = form.save(commit=False)
@@ -181,6 +175,7 @@ def client_new(request: HttpRequest, slug: str) -> HttpResponse:
             )
             record(request, "create", inv, study_id=study.pk, kind="checkin")
         link = _link(request, token)
+        messages.success(request, f"Client {client.code} enrolled.")
         ctx = {"study": study, "client": client, "links": [(link, qr_svg(link))], "kind": "check-in"}
         return render(request, "studies/links.html", ctx)
     return render(request, "studies/form.html", {"form": form, "title": f"Enrol a client in {study.title}"})
@@ -191,7 +186,7 @@ def client_new(request: HttpRequest, slug: str) -> HttpResponse:
 def invitations_new(request: HttpRequest, slug: str) -> HttpResponse:
     scope = access.get_study_for_research(request, slug, "enrol")
     study, sites = scope.study, scope.sites
-    form = InvitationBatchForm(request.POST or None, sites=sites)
+    form = InvitationBatchForm(request.POST or None, sites=sites, study=study)
     if request.method == "POST" and form.is_valid():
         links = []
         with transaction.atomic():
@@ -210,9 +205,11 @@ def invitations_new(request: HttpRequest, slug: str) -> HttpResponse:
             resp = HttpResponse(body, content_type="text/csv; charset=utf-8")
             resp["Content-Disposition"] = f'attachment; filename="{study.slug}-invitations.csv"'
             return resp
+        messages.success(request, f"{len(links)} survey link{'s' if len(links) != 1 else ''} made.")
         ctx = {"study": study, "links": [(u, qr_svg(u)) for u in links], "kind": "survey"}
         return render(request, "studies/links.html", ctx)
-    return render(request, "studies/form.html", {"form": form, "title": "New survey invitation links"})
+    ctx = {"form": form, "title": "New survey invitation links", "csv": True}
+    return render(request, "studies/form.html", ctx)
 
 
 @login_required
@@ -234,6 +231,7 @@ def client_detail(request: HttpRequest, slug: str, code: str) -> HttpResponse:
         vals = [v for v in vals if isinstance(v, int | float)]
         rows.append(
             {
+                "pk": r.pk,
                 "session": r.session,
                 "date": r.session_date,
                 "cried": r.answers.get("cried") == 1,
@@ -339,3 +337,87 @@ def report(request: HttpRequest, slug: str) -> HttpResponse:
         return render(request, "studies/report_unavailable.html", ctx, status=422)
     page = HttpResponse(build_html(result).render(), content_type="text/html; charset=utf-8")
     return allow_inline_styles(page)  # the self-contained report keeps its CSS inline (by hash)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def licensed_texts(request: HttpRequest, slug: str) -> HttpResponse:
+    """The study admin attaches item text from the study's licensed copy: one file per language, shown
+    item by item before it is attached; a file with any problem is refused whole, every problem listed."""
+    from lacrima.errors import DataError
+    from lacrima.web.studies.forms import LicensedTextForm
+    from lacrima.web.studies.licensed import attach, parse_texts_file
+
+    study = access.get_study_for_admin(request, slug)
+    form = LicensedTextForm(request.POST or None, request.FILES or None)
+    preview: list[tuple[str, str]] = []
+    problems: list[str] = []
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            if request.POST.get("action") == "attach":
+                row = attach(
+                    request,
+                    study,
+                    data["instrument"],
+                    data["language"],
+                    data["raw"],
+                    data["licence_statement"],
+                )
+                messages.success(
+                    request, f"{len(row.texts)} item texts of {row.instrument} ({row.language}) attached."
+                )
+                return redirect("studies:licensed", slug=slug)
+            texts = parse_texts_file(data["instrument"], data["language"], data["raw"])
+            preview = list(texts.items())
+            form = LicensedTextForm(
+                initial={**{k: data[k] for k in ("instrument", "language", "licence_statement")},
+                         "content": data["content"]}
+            )  # fmt: skip
+        except DataError as exc:
+            problems = [str(p) for p in exc.problems] or [exc.summary]
+    ctx = {
+        "study": study,
+        "form": form,
+        "preview": preview,
+        "problems": problems,
+        "attached": LicensedText.objects.filter(study=study)
+        .select_related("attached_by")
+        .order_by("instrument", "language"),
+    }
+    return render(request, "studies/licensed.html", ctx, status=422 if problems else 200)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def checkin_session(request: HttpRequest, slug: str, code: str, pk: int) -> HttpResponse:
+    """The treating therapist corrects the session number the server gave a check-in (audit-logged)."""
+    from django.db import IntegrityError
+
+    from lacrima.web.studies.forms import SessionNumberForm
+
+    study = access.get_study_for_staff(request, slug)
+    client = access.get_client_for_therapist(request, study, code)
+    checkin = Response.objects.filter(
+        client=client, kind=Response.Kind.CHECKIN, completed_at__isnull=False, pk=pk
+    ).first()
+    if checkin is None:
+        raise Http404("not found")
+    form = SessionNumberForm(request.POST or None, initial={"session": checkin.session})
+    if request.method == "POST" and form.is_valid():
+        old, new = checkin.session, form.cleaned_data["session"]
+        try:
+            with transaction.atomic():
+                checkin.session = new
+                checkin.save(update_fields=["session", "updated_at"])
+                record(
+                    request, "update", checkin, study_id=study.pk, field="session", old=old, new=new,
+                    reason=form.cleaned_data["reason"],
+                )  # fmt: skip
+        except IntegrityError:
+            form.add_error("session", f"Client {client.code} already has a check-in for session {new}.")
+        else:
+            messages.success(request, f"Check-in of session {old} is now session {new}.")
+            return redirect("studies:client", slug=slug, code=code)
+    title = f"Session number of {client.code}'s check-in of {checkin.session_date:%Y-%m-%d}"
+    return render(request, "studies/form.html", {"form": form, "title": title})
