@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from lacrima.cli._clinic import register as register_clinic
 from lacrima.cli._consortium import register as register_consortium
 from lacrima.errors import DataError
 
@@ -138,11 +139,20 @@ def demo(
         html_path = report.to_html(out / "report.html")
         report.to_docx(out / "tables.docx")
         report.to_json(out / "results.json")
-        bar.update(task, advance=2, description="Done")
+        bar.update(task, advance=1, description="Seeding the demo clinic (two therapists, 40 clients)")
+        from lacrima.cli._clinic import seed_demo
+
+        credentials, n_clients, n_sessions, n_alerts = seed_demo(out, seed)
+        bar.update(task, advance=1, description="Done")
     _summary(report)
     console.print(f"Database: {db}")
     console.print(f"Report:   {html_path}  (open it in a browser; it works offline)")
     console.print(f"Tables:   {out / 'tables.docx'}   Results: {out / 'results.json'}")
+    console.print(
+        f"Clinic:   {n_clients} clients, {n_sessions} sessions, {n_alerts} alerts; "
+        f"accounts and passwords in {credentials}"
+    )
+    console.print(f"Open it:  lacrima serve --data {out}  (http://127.0.0.1:8000/, log in as demo-therapist)")
 
 
 def _summary(report: object) -> None:
@@ -300,6 +310,9 @@ def main() -> None:
         sys.exit(2)
 
 
+register_clinic(app)
+
+
 def _django_setup(data: Path | None) -> None:
     import os
 
@@ -322,6 +335,9 @@ def serve(
     threads: Annotated[int, typer.Option(help="Threads per worker (production server).")] = 4,
     access_log: Annotated[bool, typer.Option(help="Log every request to standard output.")] = True,
     dev: Annotated[bool, typer.Option(help="Use Django's development server instead of gunicorn.")] = False,
+    worker: Annotated[
+        bool, typer.Option(help="Also run a background worker (default in development; see lacrima worker).")
+    ] = True,
 ) -> None:
     """Serve the web app: apply migrations, then start a production server (gunicorn)."""
     import os
@@ -332,6 +348,12 @@ def serve(
     _django_setup(data)
     call_command("migrate", interactive=False, verbosity=0)
     console.print(f"lacrima web app on http://{host}:{port}/  (admin at /admin/; Ctrl-C stops it)")
+    from django.conf import settings
+
+    if worker and not settings.PRODUCTION:
+        from lacrima.cli._clinic import start_dev_worker
+
+        start_dev_worker(data)  # ends by itself when this server process ends
     if dev:
         call_command("runserver", f"{host}:{port}", use_reloader=False)
         return

@@ -88,6 +88,9 @@ INSTALLED_APPS = [
     "lacrima.web.audit",
     "lacrima.web.studies",
     "lacrima.web.participate",
+    "django_tasks",
+    "django_tasks_db",
+    "lacrima.web.clinic",
 ]
 
 MIDDLEWARE = [
@@ -149,7 +152,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
 LOGIN_URL = "/accounts/login/"
-LOGIN_REDIRECT_URL = "/studies/"
+LOGIN_REDIRECT_URL = "/clinic/"
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -166,3 +169,19 @@ if PRODUCTION:
 
 # Invitation links for one-off surveys expire after this many days unless a study sets otherwise.
 LACRIMA_INVITATION_DAYS = int(os.environ.get("LACRIMA_INVITATION_DAYS", "30"))
+
+# Clinic: background tasks in the database (django-tasks; a worker runs them: ``lacrima worker``), e-mail
+# to therapists (console in development; SMTP from LACRIMA_EMAIL_* or a local MTA in production), and the
+# site's address for links in those e-mails.
+TASKS = {"default": {"BACKEND": os.environ.get("LACRIMA_TASK_BACKEND", "django_tasks_db.DatabaseBackend")}}
+LACRIMA_SITE_URL = os.environ.get("LACRIMA_SITE_URL", "http://127.0.0.1:8000")
+DEFAULT_FROM_EMAIL = os.environ.get("LACRIMA_FROM_EMAIL", "lacrima@localhost")
+if os.environ.get("LACRIMA_EMAIL_HOST"):
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = os.environ["LACRIMA_EMAIL_HOST"]
+    EMAIL_PORT = int(os.environ.get("LACRIMA_EMAIL_PORT", "587"))
+    EMAIL_HOST_USER = os.environ.get("LACRIMA_EMAIL_USER", "")
+    EMAIL_HOST_PASSWORD = os.environ.get("LACRIMA_EMAIL_PASSWORD", "")
+    EMAIL_USE_TLS = os.environ.get("LACRIMA_EMAIL_TLS", "1") == "1"
+elif not PRODUCTION:  # production without LACRIMA_EMAIL_HOST uses Django's default: SMTP on localhost:25
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"

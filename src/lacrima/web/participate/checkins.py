@@ -17,6 +17,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from lacrima.web.audit.models import AuditEvent
+from lacrima.web.clinic.tasks import queue_client_evaluation
 from lacrima.web.participate.models import Consent, Response
 from lacrima.web.studies.models import Invitation, hash_token
 
@@ -157,6 +158,7 @@ def save_checkin(
             cur.execute(_INSERT_SQL, params)
             row = cur.fetchone()
         if row is not None:
+            queue_client_evaluation(link.client_id)
             return SaveResult("created", int(row[0]), session)
         return _after_conflict(link, key, session)
     existing = Response.objects.filter(idempotency_key=key).only("pk", "session", "client_id").first()
@@ -190,6 +192,7 @@ def save_checkin(
             )
     except IntegrityError:
         return _after_conflict(link, key, session)
+    queue_client_evaluation(link.client_id)
     return SaveResult("created", saved.pk, session)
 
 

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods
 
 from lacrima.web.access import get_invitation_for_participant
 from lacrima.web.audit.log import record
+from lacrima.web.clinic.tasks import queue_client_evaluation
 from lacrima.web.participate.catalog import SUPPORTED, Catalog, direction, text
 from lacrima.web.participate.checkins import link_for_invitation, save_checkin
 from lacrima.web.participate.models import Consent, Response
@@ -271,6 +272,8 @@ def survey(request: HttpRequest, token: str) -> HttpResponse:
                 Invitation.objects.filter(pk=inv.pk).update(used_at=response.completed_at)
         response.save()
         record(request, "submit", response, actor_label=_actor(inv), page=page.number, finished=finished)
+        if finished:
+            queue_client_evaluation(response.client_id)
     if finished:
         ctx = _ctx(language, title=text(language, "done_title"), message=text(language, "done_body"))
         return render(request, "participate/message.html", ctx)

@@ -1,4 +1,6 @@
+from django.contrib.auth.decorators import login_required
 from django.urls import path
+from django.views.generic import RedirectView
 
 from lacrima.web.studies import views
 
@@ -11,7 +13,12 @@ urlpatterns = [
     path("<slug:slug>/sites/new/", views.site_new, name="site_new"),
     path("<slug:slug>/consent/new/", views.consent_new, name="consent_new"),
     path("<slug:slug>/clients/new/", views.client_new, name="client_new"),
-    path("<slug:slug>/clients/<str:code>/", views.client_detail, name="client"),
+    # the therapist's client page lives in the clinic app now; the old address keeps working
+    path(
+        "<slug:slug>/clients/<str:code>/",
+        login_required(RedirectView.as_view(pattern_name="clinic:client", permanent=True)),
+        name="client",
+    ),
     path("<slug:slug>/invitations/new/", views.invitations_new, name="invitations_new"),
     path("<slug:slug>/export/<str:table>.<str:fmt>", views.export, name="export"),
     path("<slug:slug>/report/", views.report, name="report"),

@@ -1,0 +1,248 @@
+"""Clinic pages: the therapist's caseload, a client's page, alert acknowledgement, date corrections, the
+queued battery report and the client's own view.
+
+Every view reaches client data through one helper in ``lacrima.web.access`` and leaves an audit event;
+scores come from the feedback library (``evaluate.py``), never from arithmetic here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.db.models import Max, OuterRef, Subquery
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from lacrima.web import access
+from lacrima.web.audit.log import record
+from lacrima.web.clinic import charts
+from lacrima.web.clinic.forms import AcknowledgeForm, NoteForm, SessionDateForm
+from lacrima.web.clinic.models import Alert, AlertNote, BatteryRun, ClientSummary, SessionDate
+from lacrima.web.clinic.tasks import compute_alerts, run_battery
+from lacrima.web.participate.models import Response
+
+ALERT_LABELS = {
+    "risk-item": "Risk item",
+    "alliance-rupture": "Alliance rupture",
+    "not-on-track": "Not on track",
+    "difficult-crying": "Difficult crying",
+    "missed-checkins": "Missed check-ins",
+}
+
+
+@login_required
+def caseload(request: HttpRequest) -> HttpResponse:
+    """The therapist's home: one row per active client, most urgent first."""
+    if not access.is_therapist(request):
+        return redirect("studies:list")
+    latest = (
+        Response.objects.filter(client=OuterRef("pk"), completed_at__isnull=False)
+        .order_by()
+        .values("client")
+        .annotate(m=Max("pk"))
+        .values("m")
+    )
+    clients = list(
+        access.caseload_clients(request)
+        .select_related("study", "site", "clinic_summary")
+        .annotate(latest_response=Subquery(latest))
+    )
+    rows = []
+    stale = []
+    for c in clients:
+        summary: ClientSummary | None = getattr(c, "clinic_summary", None)
+        if summary is None or (c.latest_response or 0) > summary.through_response:
+            stale.append(c.pk)
+        rows.append(charts.caseload_row(c, summary))
+    rows.sort(key=lambda r: (-r["urgency"], r["client"].code))
+    for pk in stale:
+        compute_alerts.enqueue(pk)
+    record(request, "read", object_type="clinic.caseload", object_id=request.user.pk, clients=len(rows))
+    return render(
+        request, "clinic/caseload.html", {"rows": rows, "stale": len(stale), "labels": ALERT_LABELS}
+    )
+
+
+@login_required
+def client_page(request: HttpRequest, slug: str, code: str) -> HttpResponse:
+    study = access.get_study_for_staff(request, slug)
+    client = access.get_client_for_therapist(request, study, code)
+    from lacrima.web.clinic.evaluate import evaluate_client
+
+    ev = evaluate_client(client)
+    alerts = list(
+        Alert.objects.filter(client=client).select_related("acknowledged_by").prefetch_related("notes")
+    )
+    record(request, "read", client, view="clinic_client")
+    ctx: dict[str, Any] = {
+        "study": study,
+        "client": client,
+        "ev": ev,
+        "labels": ALERT_LABELS,
+        "alerts": alerts,
+        "open_alerts": [a for a in alerts if a.open],
+        "ack_form": AcknowledgeForm(),
+        "note_form": NoteForm(),
+        **charts.client_page_context(ev),
+    }
+    return render(request, "clinic/client.html", ctx)
+
+
+@login_required
+def alert_open(request: HttpRequest, alert_id: int) -> HttpResponse:
+    """The link in an alert e-mail: the client page at this alert (after the access check)."""
+    alert = access.get_alert_for_therapist(request, alert_id)
+    url = reverse("clinic:client", kwargs={"slug": alert.study.slug, "code": alert.client.code})
+    return redirect(f"{url}#alert-{alert.pk}")
+
+
+def _back_to_client(alert: Alert) -> HttpResponse:
+    url = reverse("clinic:client", kwargs={"slug": alert.study.slug, "code": alert.client.code})
+    return redirect(f"{url}#alert-{alert.pk}")
+
+
+@login_required
+@require_POST
+def alert_acknowledge(request: HttpRequest, alert_id: int) -> HttpResponse:
+    """Acknowledge an alert once, with an optional note (required for risk items); never deleted."""
+    alert = access.get_alert_for_therapist(request, alert_id)
+    form = AcknowledgeForm(request.POST, alert=alert)
+    if not form.is_valid():
+        return render(
+            request,
+            "clinic/form_error.html",
+            {"alert": alert, "form": form, "labels": ALERT_LABELS},
+            status=422,
+        )
+    with transaction.atomic():
+        done = Alert.objects.filter(pk=alert.pk, acknowledged_at__isnull=True).update(
+            acknowledged_by=request.user,
+            acknowledged_label=request.user.get_username(),
+            acknowledged_at=timezone.now(),
+            acknowledged_note=form.cleaned_data["note"],
+        )
+        if done:
+            record(request, "update", alert, action_detail="acknowledge", kind=alert.kind, key=alert.key)
+        elif form.cleaned_data["note"]:
+            AlertNote.objects.create(
+                alert=alert,
+                by=request.user,
+                by_label=request.user.get_username(),
+                text=form.cleaned_data["note"],
+            )
+            record(request, "update", alert, action_detail="note", kind=alert.kind, key=alert.key)
+    compute_alerts.enqueue(alert.client_id)  # the caseload's badges follow
+    return _back_to_client(alert)
+
+
+@login_required
+@require_POST
+def alert_note(request: HttpRequest, alert_id: int) -> HttpResponse:
+    alert = access.get_alert_for_therapist(request, alert_id)
+    form = NoteForm(request.POST)
+    if not form.is_valid():
+        return render(
+            request,
+            "clinic/form_error.html",
+            {"alert": alert, "form": form, "labels": ALERT_LABELS},
+            status=422,
+        )
+    with transaction.atomic():
+        AlertNote.objects.create(
+            alert=alert, by=request.user, by_label=request.user.get_username(), text=form.cleaned_data["text"]
+        )
+        record(request, "update", alert, action_detail="note", kind=alert.kind, key=alert.key)
+    return _back_to_client(alert)
+
+
+@login_required
+@require_POST
+def session_date(request: HttpRequest, slug: str, code: str) -> HttpResponse:
+    """Correct the date of a session (the check-in's own date is kept; the correction is audit-logged)."""
+    study = access.get_study_for_staff(request, slug)
+    client = access.get_client_for_therapist(request, study, code)
+    sessions = set(
+        Response.objects.filter(client=client, completed_at__isnull=False, session__isnull=False).values_list(
+            "session", flat=True
+        )
+    )
+    form = SessionDateForm(request.POST, sessions=sessions)
+    url = reverse("clinic:client", kwargs={"slug": slug, "code": code})
+    if not form.is_valid():
+        return render(
+            request,
+            "clinic/form_error.html",
+            {"form": form, "client": client, "study": study, "back": url, "labels": ALERT_LABELS},
+            status=422,
+        )
+    with transaction.atomic():
+        fix = SessionDate.objects.create(
+            client=client,
+            session=form.cleaned_data["session"],
+            date=form.cleaned_data["date"],
+            by=request.user,
+        )
+        record(request, "update", fix, study_id=study.pk, session=fix.session, date=fix.date.isoformat())
+    compute_alerts.enqueue(client.pk)
+    return redirect(f"{url}#sessions")
+
+
+@login_required
+@require_POST
+def battery_start(request: HttpRequest, slug: str) -> HttpResponse:
+    """Queue the replication battery; the status page follows its progress."""
+    from lacrima.web.studies.views import _researcher_site_ids
+
+    study = access.get_study_for_researcher(request, slug)
+    site_ids = _researcher_site_ids(request, study)
+    with transaction.atomic():
+        run = BatteryRun.objects.create(study=study, requested_by=request.user, site_ids=site_ids)
+        record(request, "create", run, study_id=study.pk, view="battery")
+        transaction.on_commit(lambda: run_battery.enqueue(run.pk))
+    return redirect("clinic:battery_status", slug=slug, run_id=run.pk)
+
+
+def _run_for(request: HttpRequest, slug: str, run_id: int) -> BatteryRun:
+    study = access.get_study_for_researcher(request, slug)
+    run = BatteryRun.objects.filter(pk=run_id, study=study, requested_by=request.user).first()
+    if run is None:
+        raise Http404("not found")
+    return run
+
+
+@login_required
+def battery_status(request: HttpRequest, slug: str, run_id: int) -> HttpResponse:
+    run = _run_for(request, slug, run_id)
+    running = run.status in (BatteryRun.Status.QUEUED, BatteryRun.Status.RUNNING)
+    return render(request, "clinic/battery_status.html", {"run": run, "study": run.study, "running": running})
+
+
+@login_required
+def battery_report(request: HttpRequest, slug: str, run_id: int) -> HttpResponse:
+    run = _run_for(request, slug, run_id)
+    if run.status != BatteryRun.Status.DONE:
+        return redirect("clinic:battery_status", slug=slug, run_id=run.pk)
+    record(request, "read", run, study_id=run.study_id, view="battery_report")
+    return HttpResponse(run.html, content_type="text/html; charset=utf-8")
+
+
+@require_http_methods(["GET"])
+def client_view(request: HttpRequest, token: str) -> HttpResponse:
+    """The client's own alliance and symptom chart (when the study offers it), by their check-in link."""
+    from lacrima.web.clinic.evaluate import clinic_settings, evaluate_client
+
+    client = access.get_checkin_client_for_participant(token)
+    if not clinic_settings(client.study).client_view:
+        raise Http404("not found")
+    ev = evaluate_client(client)
+    record(request, "read", client, view="client_view", actor_label=f"participant:{client.code}")
+    from lacrima.web.participate.catalog import direction
+
+    lang = client.language
+    ctx = {"lang": lang, "dir": direction(lang), "client": client, **charts.client_view_context(ev, lang)}
+    return render(request, "clinic/client_view.html", ctx)
