@@ -1,0 +1,124 @@
+"""The not-on-track rule: worse than the expected-recovery band, or reliably deteriorated since intake."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from lacrima.errors import DataError
+from lacrima.feedback._alerts import _alert
+from lacrima.feedback._expected import ExpectedRecovery, default_expected_recovery
+from lacrima.feedback._model import Alert, ClientProfile
+from lacrima.feedback._rules import Rule
+from lacrima.feedback._scores import MEASURES
+from lacrima.scoring import reliable_change
+
+__all__ = ["not_on_track"]
+
+_NAMES = {"phq9": "PHQ-9", "gad7": "GAD-7"}
+
+
+def not_on_track(
+    scores: pd.DataFrame, rule: Rule, profile: ClientProfile, expected: Mapping[str, object]
+) -> tuple[list[Alert], pd.DataFrame, list[str]]:
+    """Alerts, the band used at each measured session, and notes (e.g. the default trajectory in use)."""
+    p = rule.params
+    alerts: list[Alert] = []
+    notes: list[str] = []
+    bands = []
+    unknown = [k for k in expected if k not in MEASURES]
+    if unknown:
+        raise DataError(f"expected= names unknown measure(s) {unknown}; use {', '.join(MEASURES)}")
+    for measure, (inst_id, sub) in MEASURES.items():
+        totals = scores[f"{measure}_total"].to_numpy(dtype=float)
+        sessions = scores["session"].to_numpy()
+        measured = np.flatnonzero(~np.isnan(totals))
+        given = profile.intake.get(measure) if profile.intake else None
+        if measured.size == 0 or (given is None and measured.size < 2):
+            continue
+        if given is not None:
+            intake = float(given)
+            intake_session = 1
+            post = measured[sessions[measured] > 1]
+        else:
+            intake, intake_session = float(totals[measured[0]]), int(sessions[measured[0]])
+            post = measured[1:]
+        post = post[sessions[post] > 1]
+        if post.size == 0:
+            continue
+        exp = expected.get(measure)
+        if exp is None:
+            exp = default_expected_recovery(measure)
+        if not isinstance(exp, ExpectedRecovery):
+            raise DataError(f"expected[{measure!r}] must be an ExpectedRecovery, not {type(exp).__name__}")
+        if exp.is_default:
+            notes.append(f"{_NAMES[measure]}: {exp.note}")
+        s_post = sessions[post].astype(float)
+        y = totals[post]
+        band = exp.band(s_post, intake, float(p["band_quantile"]))
+        sd_pre = (
+            exp.intake_sd if not exp.is_default and math.isfinite(exp.intake_sd) else p[f"sd_pre_{measure}"]
+        )
+        rc = reliable_change(
+            np.full(post.size, intake),
+            y,
+            instrument=inst_id,
+            subscale=sub,
+            sd_pre=float(sd_pre),
+            cutoff_criterion="norms",
+        )
+        worse = rc.per_person["deteriorated_reliably"].to_numpy(dtype=bool)
+        rci = rc.per_person["rci"].to_numpy(dtype=float)
+        bands.append(
+            pd.DataFrame(
+                {
+                    "measure": measure,
+                    "session": sessions[post],
+                    "total": y,
+                    "expected": band["expected"].to_numpy(),
+                    "upper": band["upper"].to_numpy(),
+                    "is_default": exp.is_default,
+                }
+            )
+        )
+        for j, pos in enumerate(post):
+            s = int(sessions[pos])
+            parts = []
+            values: dict[str, float] = {"session": s, "total": y[j], "intake": intake}
+            upper, mu = float(band["upper"].iloc[j]), float(band["expected"].iloc[j])
+            if p["use_band"] and y[j] > upper:
+                where = (
+                    "the default trajectory, an approximation" if exp.is_default else "the clinic's archive"
+                )
+                parts.append(
+                    f"above the expected-recovery band for an intake of {intake:g} (expected {mu:.1f}, "
+                    f"upper edge {upper:.1f} at the {p['band_quantile']:.0%} level; from {where})"
+                )
+                values.update({"expected": mu, "upper": upper, "is_default": float(exp.is_default)})
+            if p["use_reliable_deterioration"] and worse[j]:
+                parts.append(
+                    f"a reliable deterioration since intake ({y[j] - intake:+g} points, "
+                    f"RCI {rci[j]:.2f} > 1.96; reliable difference {rc.reliable_difference:.1f})"
+                )
+                values.update({"rci": rci[j], "reliable_difference": rc.reliable_difference})
+            if not parts:
+                continue
+            alerts.append(
+                _alert(
+                    rule,
+                    s,
+                    [intake_session, s] if intake_session != s else [s],
+                    f"{_NAMES[measure]} total {y[j]:g} at session {s} is " + " and ".join(parts) + ".",
+                    values,
+                    f"not-on-track:{measure}:{s}",
+                )
+            )
+    frame = (
+        pd.concat(bands, ignore_index=True)
+        if bands
+        else pd.DataFrame(columns=["measure", "session", "total", "expected", "upper", "is_default"])
+    )
+    return alerts, frame, notes
