@@ -98,8 +98,9 @@ def symptom_trajectory_chart(
     t = np.asarray(totals, dtype=float)
     layers: list = []
     if band is not None:
-        layers.append(Band(band[0], band[2], band[3], color=PALETTE[2], alpha=0.2))
-        layers.append(Line(band[0], band[1], color=PALETTE[2], width=1.0, dashed=True, label=band_label))
+        bx, mid, low, high = (np.asarray(b, dtype=float) for b in band)
+        layers.append(Band(bx, low, high, color=PALETTE[2], alpha=0.2))
+        layers.append(Line(bx, mid, color=PALETTE[2], width=1.0, dashed=True, label=band_label))
     if cutoff is not None:
         layers.append(Rule(float(cutoff), vertical=False, color=PALETTE[1]))
     layers.append(Line(s, t, width=2.0, marker="o", marker_size=4.5, color=PALETTE[3], label=ylabel))

@@ -82,7 +82,7 @@ def test_it_emails_the_therapist_a_link_and_no_clinical_data(clinic) -> None:
     msg = mail.outbox[0]
     assert msg.to == ["therapist@example.org"]
     text = msg.subject + msg.body
-    alert = Alert.objects.filter(client=client, notified_at__isnull=False).first()
+    alert = Alert.objects.filter(client=client, notified_at__isnull=False).order_by("pk").first()
     assert f"/clinic/alerts/{alert.pk}/" in text
     for leak in ("C001", "PHQ", "phq", "rupture", "risk", "alliance", "cried", "suicid", "Tel Aviv"):
         assert leak not in text, leak
@@ -109,8 +109,13 @@ def test_it_queues_the_evaluation_after_a_checkin_and_the_worker_runs_it(
     rupture_course(client)
     link = link_for_invitation(clinic.invitation)
     with django_capture_on_commit_callbacks(execute=True):
-        saved = save_checkin(link, session=11, answers={"cried": 0, "chk_07": 2, "chk_08": 2, "chk_09": 2},
-                             language="he", key="k-11")
+        saved = save_checkin(
+            link,
+            session=11,
+            answers={"cried": 0, "chk_07": 2, "chk_08": 2, "chk_09": 2},
+            language="he",
+            key="k-11",
+        )
     assert saved.outcome == "created"
     task = DBTaskResult.objects.get()
     assert task.task_path.endswith("compute_alerts") and task.args_kwargs["args"] == [client.pk]

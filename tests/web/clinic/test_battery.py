@@ -14,7 +14,9 @@ def _worker() -> None:
     call_command("db_worker", batch=True, startup_delay=False, reload=False, verbosity=0)
 
 
-def test_it_queues_the_battery_and_follows_it_to_a_clear_message(world, django_capture_on_commit_callbacks) -> None:
+def test_it_queues_the_battery_and_follows_it_to_a_clear_message(
+    world, django_capture_on_commit_callbacks
+) -> None:
     c = world.login(world.admin)
     assert "clinic/cry-2026/battery/" in c.get("/studies/cry-2026/").content.decode()
     with django_capture_on_commit_callbacks(execute=True):

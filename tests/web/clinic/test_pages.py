@@ -21,7 +21,9 @@ URL = "/clinic/cry-2026/clients/C001/"
 
 
 def _svg(html: str, ident: str) -> ElementTree.Element:
-    found = [m for m in re.findall(r'<svg class="chart".*?</svg>', html, flags=re.S) if f'id="{ident}-clip"' in m]
+    found = [
+        m for m in re.findall(r'<svg class="chart".*?</svg>', html, flags=re.S) if f'id="{ident}-clip"' in m
+    ]
     assert found, f"no chart {ident} on the page"
     return ElementTree.fromstring(found[0])
 
@@ -66,7 +68,7 @@ def test_it_draws_the_alliance_on_the_fixed_one_to_seven_scale_with_crying_by_in
     assert "5.0" in crying and "1.0" in crying  # positive and negative feelings after crying at session 2
 
 
-def test_it_shows_the_profile_symptoms_against_the_expected_band_and_guidance(clinic) -> None:
+def test_it_shows_the_profile_and_symptoms_against_the_expected_band(clinic) -> None:
     client = clinic.world.client
     intake = {f"ecr_{i:02d}": 6 for i in range(1, 19)} | {f"ecr_{i:02d}": 2 for i in range(19, 37)}
     intake |= {f"cat_{i:02d}": 4 for i in range(1, 13)} | phq(2) | {"gender": "woman"}
@@ -79,7 +81,6 @@ def test_it_shows_the_profile_symptoms_against_the_expected_band_and_guidance(cl
     assert "anxiety" in profile and "woman" in profile and "he" in profile
     assert 'data-instrument="phq9"' in html and 'id="symptom-phq9-clip"' in html
     assert 'data-default="yes"' in html and "documented default trajectory" in html
-    assert "data-guidance=" in html and "Sources" in html and "clinical judgement" in html
 
 
 def test_it_lists_alerts_with_their_reason_rule_and_links_to_the_sessions(clinic) -> None:
@@ -117,7 +118,9 @@ def test_it_refuses_bad_dates_with_a_clear_message(clinic) -> None:
 
 def test_it_orders_the_caseload_by_urgency_with_a_badge_per_alert(clinic) -> None:
     world = clinic.world
-    calm = Client.objects.create(study=world.study, site=world.site_il, code="C003", therapist=world.therapist)
+    calm = Client.objects.create(
+        study=world.study, site=world.site_il, code="C003", therapist=world.therapist
+    )
     for s in range(1, 6):
         checkin(calm, s, alliance=6)
     rupture_course(world.client)

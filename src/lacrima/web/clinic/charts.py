@@ -94,8 +94,8 @@ def _symptom_charts(ev: Any) -> list[dict[str, Any]]:
         intake = status.intake if status.intake is not None else float(measured[col].iloc[0])
         band = _band(expected, measured["session"].to_numpy(dtype=float), intake)
         chart = symptom_trajectory_chart(
-            measured["session"],
-            measured[col],
+            measured["session"].to_numpy(dtype=float).tolist(),
+            measured[col].to_numpy(dtype=float).tolist(),
             scale=SYMPTOM_SCALES[status.instrument],
             cutoff=status.cutoff,
             band=band,

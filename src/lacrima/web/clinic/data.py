@@ -75,8 +75,9 @@ def session_frame(client: Client) -> pd.DataFrame:
             if k.startswith(_SYMPTOM_PREFIXES):
                 row[k] = _number(v)
                 symptom_cols.add(k)
+    ordered: list[dict[str, Any]] = [rows[k] for k in sorted(rows)]
     frame = pd.DataFrame(
-        sorted(rows.values(), key=lambda r: r["session"]),
+        ordered,
         columns=["session", "date", *columns, *sorted(symptom_cols)],
     )
     frame["session"] = frame["session"].astype("int64")

@@ -202,7 +202,7 @@ def seed_demo_clinic(out: Path, *, seed: int = 2024, n_clients: int = 40) -> Dem
             gap = 35 if PLANTED.get(code) == "missed-checkins" else int(rng.integers(0, 6))
             shift = pd.Timestamp(today - timedelta(days=gap)) - one["date"].max()
             dates = (one["date"] + shift).dt.date
-            info = clients_info.loc[cid]
+            info: dict[str, Any] = {str(k): v for k, v in clients_info.loc[cid].items()}
             intake_phq = float(rng.uniform(9, 19))
             worsening = PLANTED.get(code) == "not-on-track"
             base: dict[str, Any] = dict(

@@ -9,6 +9,7 @@ queue after each check-in or survey (``tasks.py``); no view scores anything itse
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from datetime import date
@@ -73,14 +74,35 @@ def _profile(client: Client, survey: SurveyScores) -> Any:
         attachment_anxiety=survey.attachment_anxiety,
         attachment_avoidance=survey.attachment_avoidance,
         attachment_style=survey.attachment_style,
-        crying_attitudes=survey.crying_attitudes,
+        crying_attitudes=survey.crying_attitudes or {},
         gender=survey.gender,
         language=client.language,
-        intake=survey.intake,
+        intake=survey.intake or {},
     )
 
 
-def _symptoms(scores: pd.DataFrame, survey: SurveyScores) -> list[SymptomStatus]:
+def _reliable_change(
+    name: str, pre: float, post: float, expected: Any, rules: Any
+) -> tuple[str, float | None]:
+    """Jacobson-Truax category and RCI from intake to the latest total (lacrima.scoring), with the intake SD
+    of the study's fitted trajectory or the not-on-track rule's documented default."""
+    import lacrima as lc
+
+    sd_pre = rules["not-on-track"][f"sd_pre_{name}"]
+    if expected is not None and not expected.is_default and math.isfinite(expected.intake_sd):
+        sd_pre = expected.intake_sd
+    rc = lc.reliable_change(
+        [pre], [post], instrument=name, subscale="total", sd_pre=float(sd_pre), cutoff_criterion="norms"
+    )
+    row = rc.per_person.iloc[0]
+    category = "" if pd.isna(row["category"]) else str(row["category"])
+    rci = float(row["rci"])
+    return category, rci if math.isfinite(rci) else None
+
+
+def _symptoms(
+    scores: pd.DataFrame, survey: SurveyScores, expected: dict[str, Any], rules: Any
+) -> list[SymptomStatus]:
     from lacrima.instruments import load_instrument
 
     out = []
@@ -96,8 +118,7 @@ def _symptoms(scores: pd.DataFrame, survey: SurveyScores) -> list[SymptomStatus]
         pre = intake if intake is not None else (float(measured.iloc[0]) if len(measured) > 1 else None)
         change, rci = "", None
         if pre is not None and total is not None:
-            rc = fb.reliable_change(pre, total, name)
-            change, rci = rc.status, rc.rci
+            change, rci = _reliable_change(name, pre, total, expected.get(name), rules)
         out.append(SymptomStatus(name, total, cutoff, intake, change, rci))
     return out
 
@@ -120,15 +141,19 @@ def evaluate_client(client: Client, *, today: date | None = None) -> Evaluation:
             client, frame, conf.session_interval_days, today or timezone.localdate()
         ),
     )
-    prompts = fb.select_guidance(fb.load_guidance(), profile, res)
-    return Evaluation(client, frame, survey, profile, res, expected, prompts, _symptoms(res.scores, survey))
+    prompts: tuple[Any, ...] = ()
+    if hasattr(fb, "select_guidance"):  # guidance arrives in a later step of the feedback library
+        prompts = tuple(fb.select_guidance(fb.load_guidance(), profile, res))  # type: ignore[attr-defined]
+    symptoms = _symptoms(res.scores, survey, expected, rules)
+    return Evaluation(client, frame, survey, profile, res, expected, prompts, symptoms)
 
 
 def expected_recovery(study: Study, instrument: str) -> Any:
     """The study's fitted expected-recovery trajectory if a refit stored one, else the documented default."""
     fit = ExpectedRecoveryFit.objects.filter(study=study, instrument=instrument).order_by("-pk").first()
     if fit is not None and fit.payload:
-        return fb.ExpectedRecovery.from_dict(fit.payload)
+        names = {f.name for f in dataclasses.fields(fb.ExpectedRecovery)}
+        return fb.ExpectedRecovery(**{k: v for k, v in fit.payload.items() if k in names})
     return fb.default_expected_recovery(instrument)
 
 
