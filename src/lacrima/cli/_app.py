@@ -142,15 +142,15 @@ def demo(
         bar.update(task, advance=1, description="Seeding the demo clinic (two therapists, 40 clients)")
         from lacrima.cli._clinic import seed_demo
 
-        credentials, n_clients, n_sessions, n_alerts = seed_demo(out, seed)
+        credentials, n_clients, n_sessions = seed_demo(out, seed)
         bar.update(task, advance=1, description="Done")
     _summary(report)
     console.print(f"Database: {db}")
     console.print(f"Report:   {html_path}  (open it in a browser; it works offline)")
     console.print(f"Tables:   {out / 'tables.docx'}   Results: {out / 'results.json'}")
     console.print(
-        f"Clinic:   {n_clients} clients, {n_sessions} sessions, {n_alerts} alerts; "
-        f"accounts and passwords in {credentials}"
+        f"Clinic:   {n_clients} clients, {n_sessions} sessions; accounts and passwords in {credentials}; "
+        "the server's worker computes scores and alerts in its first minute"
     )
     console.print(f"Open it:  lacrima serve --data {out}  (http://127.0.0.1:8000/, log in as demo-therapist)")
 

@@ -66,20 +66,20 @@ def start_dev_worker(data: Path | None) -> subprocess.Popen[bytes]:
     return subprocess.Popen(cmd, env=os.environ.copy())
 
 
-def seed_demo(out: Path, seed: int) -> tuple[Path, int, int, int]:
-    """Migrate ``out/lacrima.sqlite3`` and seed the demo clinic into it; returns (credentials, clients,
-    sessions, alerts)."""
+def seed_demo(out: Path, seed: int) -> tuple[Path, int, int]:
+    """Migrate ``out/lacrima.sqlite3``, seed the demo clinic into it and queue its evaluation for the worker
+    of ``lacrima serve``; returns (credentials, clients, sessions)."""
     from lacrima.cli._app import _django_setup
 
     _django_setup(out)
     from django.core.management import call_command
 
     call_command("migrate", interactive=False, verbosity=0)
-    from lacrima.web.clinic.demo import evaluate_demo_clinic, seed_demo_clinic
+    from lacrima.web.clinic.demo import queue_demo_evaluations, seed_demo_clinic
 
     clinic = seed_demo_clinic(out, seed=seed)
-    alerts = evaluate_demo_clinic(clinic.study)
-    return clinic.credentials, clinic.clients, clinic.sessions, alerts
+    queue_demo_evaluations(clinic.study)
+    return clinic.credentials, clinic.clients, clinic.sessions
 
 
 def register(app: typer.Typer) -> None:

@@ -123,6 +123,7 @@ def _credentials(users: dict[str, User], out: Path) -> Path:
 def seed_demo_clinic(out: Path, *, seed: int = 2024, n_clients: int = 40) -> DemoClinic:
     """Create the demo clinic in the current (fresh) database and write ``out/demo-credentials.txt``."""
     import lacrima as lc
+    from lacrima import feedback as fb
 
     rng = np.random.default_rng(seed)
     sim = lc.simulate_sessions(
@@ -135,6 +136,7 @@ def seed_demo_clinic(out: Path, *, seed: int = 2024, n_clients: int = 40) -> Dem
     data = sim.data
     checkin_cols = [c for c in data.columns if c.startswith("chk_")]
     today = timezone.localdate()
+    expected = fb.default_expected_recovery("phq9")
     with transaction.atomic():
         # `lacrima demo` writes a fresh database each time, so the demo study is new here
         study = Study.objects.create(
@@ -255,13 +257,11 @@ def seed_demo_clinic(out: Path, *, seed: int = 2024, n_clients: int = 40) -> Dem
                     )
                 )
                 if s % 4 == 0 or s == last_session:
-                    progress = s / 30.0
-                    total = (
-                        intake_phq * (1 + 0.5 * progress)
-                        if worsening
-                        else intake_phq * (1 - 0.45 * min(progress, 1))
-                    )
-                    answers = _symptom_items("phq", 9, total + rng.normal(0, 1.2), rng)
+                    # recovery as the documented default trajectory expects it, give or take half its SD
+                    total = float(expected.mean(s, intake_phq)) + float(rng.normal(0, 0.5 * expected.sd(s)))
+                    if worsening:
+                        total = intake_phq * (1 + 0.4 * min(s / 12.0, 1.0))
+                    answers = _symptom_items("phq", 9, total, rng)
                     answers.update(_symptom_items("gad", 7, 0.75 * total, rng))
                     answers["phq_09"] = 2 if (PLANTED.get(code) == "risk-item" and s == last_session) else 0
                     responses.append(
@@ -281,11 +281,12 @@ def seed_demo_clinic(out: Path, *, seed: int = 2024, n_clients: int = 40) -> Dem
     return DemoClinic(study, credentials, data["client_id"].nunique(), n_sessions)
 
 
-def evaluate_demo_clinic(study: Study) -> int:
-    """Evaluate every demo client now (the demo has no worker running yet); returns the number of alerts."""
-    from lacrima.web.clinic.evaluate import refresh_client
+def queue_demo_evaluations(study: Study) -> int:
+    """Queue the evaluation of every demo client for the worker that ``lacrima serve`` starts (scoring and
+    evaluating 40 clients takes the worker under a minute; ``lacrima demo`` stays quick)."""
+    from lacrima.web.clinic.tasks import enqueue_evaluation
 
-    total = 0
-    for client in study.clients.select_related("study", "therapist").order_by("code"):
-        total += len(refresh_client(client, notify=False))
-    return total
+    ids = list(study.clients.order_by("code").values_list("pk", flat=True))
+    for pk in ids:
+        enqueue_evaluation(pk)
+    return len(ids)

@@ -28,6 +28,20 @@ def queue_client_evaluation(client_id: int | None) -> None:
     transaction.on_commit(lambda: compute_alerts.enqueue(int(client_id)))
 
 
+def enqueue_evaluation(client_id: int) -> bool:
+    """Queue an evaluation unless one for this client is already waiting (pages that find a client's row
+    out of date call this on every view); returns whether a task was queued."""
+    from django_tasks_db.models import DBTaskResult
+
+    waiting = DBTaskResult.objects.filter(
+        task_path=compute_alerts.module_path, status="READY", args_kwargs__args=[client_id]
+    )
+    if waiting.exists():
+        return False
+    compute_alerts.enqueue(client_id)
+    return True
+
+
 @task()
 def compute_alerts(client_id: int) -> int:
     """Evaluate one client: store new alerts (by key, so twice is the same as once) and the caseload row."""

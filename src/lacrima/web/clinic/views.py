@@ -23,7 +23,7 @@ from lacrima.web.audit.log import record
 from lacrima.web.clinic import charts
 from lacrima.web.clinic.forms import AcknowledgeForm, NoteForm, SessionDateForm
 from lacrima.web.clinic.models import Alert, AlertNote, BatteryRun, ClientSummary, SessionDate
-from lacrima.web.clinic.tasks import compute_alerts, run_battery
+from lacrima.web.clinic.tasks import compute_alerts, enqueue_evaluation, run_battery
 from lacrima.web.participate.models import Response
 
 ALERT_LABELS = {
@@ -61,7 +61,7 @@ def caseload(request: HttpRequest) -> HttpResponse:
         rows.append(charts.caseload_row(c, summary))
     rows.sort(key=lambda r: (-r["urgency"], r["client"].code))
     for pk in stale:
-        compute_alerts.enqueue(pk)
+        enqueue_evaluation(pk)
     record(request, "read", object_type="clinic.caseload", object_id=request.user.pk, clients=len(rows))
     return render(
         request, "clinic/caseload.html", {"rows": rows, "stale": len(stale), "labels": ALERT_LABELS}
