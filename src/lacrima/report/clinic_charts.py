@@ -110,7 +110,7 @@ def symptom_trajectory_chart(
     xlim = (float(xs.min()) - 0.6, float(xs.max()) + 0.6) if xs.size else (0.4, 1.6)
     return Chart(
         tuple(layers),
-        x=Axis(xlabel, limits=xlim, ticks=_session_ticks(s) if s.size else None),
+        x=Axis(xlabel, limits=xlim, ticks=_session_ticks(np.concatenate([[1.0], s])) if s.size else None),
         y=Axis(ylabel, limits=(lo - pad, hi + pad)),
         width=width,
         height=height,

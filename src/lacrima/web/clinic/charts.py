@@ -92,10 +92,14 @@ def _symptom_charts(ev: Any) -> list[dict[str, Any]]:
             continue
         expected = ev.expected.get(status.instrument)
         intake = status.intake if status.intake is not None else float(measured[col].iloc[0])
-        band = _band(expected, measured["session"].to_numpy(dtype=float), intake)
+        sessions = measured["session"].to_numpy(dtype=float).tolist()
+        totals = measured[col].to_numpy(dtype=float).tolist()
+        if status.intake is not None and 1.0 not in sessions:
+            sessions, totals = [1.0, *sessions], [status.intake, *totals]  # the intake, at the first session
+        band = _band(expected, np.asarray(sessions), intake)
         chart = symptom_trajectory_chart(
-            measured["session"].to_numpy(dtype=float).tolist(),
-            measured[col].to_numpy(dtype=float).tolist(),
+            sessions,
+            totals,
             scale=SYMPTOM_SCALES[status.instrument],
             cutoff=status.cutoff,
             band=band,

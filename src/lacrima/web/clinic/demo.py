@@ -137,6 +137,7 @@ def seed_demo_clinic(out: Path, *, seed: int = 2024, n_clients: int = 40) -> Dem
     checkin_cols = [c for c in data.columns if c.startswith("chk_")]
     today = timezone.localdate()
     expected = fb.default_expected_recovery("phq9")
+    expected_gad = fb.default_expected_recovery("gad7")
     with transaction.atomic():
         # `lacrima demo` writes a fresh database each time, so the demo study is new here
         study = Study.objects.create(
@@ -262,7 +263,10 @@ def seed_demo_clinic(out: Path, *, seed: int = 2024, n_clients: int = 40) -> Dem
                     if worsening:
                         total = intake_phq * (1 + 0.4 * min(s / 12.0, 1.0))
                     answers = _symptom_items("phq", 9, total, rng)
-                    answers.update(_symptom_items("gad", 7, 0.75 * total, rng))
+                    gad = float(expected_gad.mean(s, 0.75 * intake_phq)) + float(
+                        rng.normal(0, 0.5 * expected_gad.sd(s))
+                    )
+                    answers.update(_symptom_items("gad", 7, gad if not worsening else 0.75 * total, rng))
                     answers["phq_09"] = 2 if (PLANTED.get(code) == "risk-item" and s == last_session) else 0
                     responses.append(
                         Response(
@@ -288,5 +292,5 @@ def queue_demo_evaluations(study: Study) -> int:
 
     ids = list(study.clients.order_by("code").values_list("pk", flat=True))
     for pk in ids:
-        enqueue_evaluation(pk)
+        enqueue_evaluation(pk, notify=False)
     return len(ids)

@@ -28,29 +28,30 @@ def queue_client_evaluation(client_id: int | None) -> None:
     transaction.on_commit(lambda: compute_alerts.enqueue(int(client_id)))
 
 
-def enqueue_evaluation(client_id: int) -> bool:
+def enqueue_evaluation(client_id: int, *, notify: bool = True) -> bool:
     """Queue an evaluation unless one for this client is already waiting (pages that find a client's row
     out of date call this on every view); returns whether a task was queued."""
     from django_tasks_db.models import DBTaskResult
 
     waiting = DBTaskResult.objects.filter(
-        task_path=compute_alerts.module_path, status="READY", args_kwargs__args=[client_id]
+        task_path=compute_alerts.module_path, status="READY", args_kwargs__args__0=client_id
     )
     if waiting.exists():
         return False
-    compute_alerts.enqueue(client_id)
+    compute_alerts.enqueue(client_id, notify)
     return True
 
 
 @task()
-def compute_alerts(client_id: int) -> int:
-    """Evaluate one client: store new alerts (by key, so twice is the same as once) and the caseload row."""
+def compute_alerts(client_id: int, notify: bool = True) -> int:
+    """Evaluate one client: store new alerts (by key, so twice is the same as once) and the caseload row;
+    e-mail the therapist about new risk items and ruptures unless ``notify`` is False (the demo's seed)."""
     from lacrima.web.clinic.evaluate import refresh_client
 
     client = Client.objects.select_related("study", "therapist").filter(pk=client_id).first()
     if client is None:
         return 0
-    return len(refresh_client(client))
+    return len(refresh_client(client, notify=notify))
 
 
 @task()

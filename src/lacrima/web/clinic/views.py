@@ -68,6 +68,17 @@ def caseload(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _open_groups(alerts: list[Alert]) -> list[dict[str, Any]]:
+    """Open alerts by kind, most urgent kind first: the newest of each kind shown, the older ones folded."""
+    order = {"high": 0, "medium": 1, "low": 2}
+    groups: dict[str, list[Alert]] = {}
+    for a in sorted(alerts, key=lambda a: (-(a.session or 0), -a.pk)):
+        if a.open:
+            groups.setdefault(a.kind, []).append(a)
+    out = [{"kind": k, "newest": v[0], "older": v[1:]} for k, v in groups.items()]
+    return sorted(out, key=lambda g: (order.get(g["newest"].priority, 3), -(g["newest"].session or 0)))
+
+
 @login_required
 def client_page(request: HttpRequest, slug: str, code: str) -> HttpResponse:
     study = access.get_study_for_staff(request, slug)
@@ -85,7 +96,7 @@ def client_page(request: HttpRequest, slug: str, code: str) -> HttpResponse:
         "ev": ev,
         "labels": ALERT_LABELS,
         "alerts": alerts,
-        "open_alerts": [a for a in alerts if a.open],
+        "open_groups": _open_groups(alerts),
         "ack_form": AcknowledgeForm(),
         "note_form": NoteForm(),
         **charts.client_page_context(ev),
