@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from django.urls import reverse
+from django.utils.translation import gettext, gettext_lazy
 
 from lacrima.report.clinic_charts import alliance_timeline_chart, sparkline_svg, symptom_trajectory_chart
 from lacrima.web.clinic.models import ClientSummary
@@ -24,10 +25,20 @@ STYLE_NAMES = {
 }
 
 
+ALERT_LABELS = {
+    "risk-item": gettext_lazy("Risk item"),
+    "alliance-rupture": gettext_lazy("Alliance rupture"),
+    "not-on-track": gettext_lazy("Not on track"),
+    "difficult-crying": gettext_lazy("Difficult crying"),
+    "missed-checkins": gettext_lazy("Missed check-ins"),
+}
+
+
 def caseload_row(client: Client, summary: ClientSummary | None) -> dict[str, Any]:
     url = reverse("clinic:client", kwargs={"slug": client.study.slug, "code": client.code})
     if summary is None:
-        return {"client": client, "url": url, "summary": None, "urgency": float("inf"), "kinds": []}
+        return {"client": client, "url": url, "summary": None, "urgency": float("inf"), "badges": []}
+    labels = {k: str(v) for k, v in ALERT_LABELS.items()}
     values = [v for _, v in summary.alliance]
     measured = [v for v in values if v is not None]
     symptom = summary.symptom or {}
@@ -36,7 +47,9 @@ def caseload_row(client: Client, summary: ClientSummary | None) -> dict[str, Any
         "url": url,
         "summary": summary,
         "urgency": summary.urgency,
-        "kinds": summary.open_kinds,
+        "badges": [(k, labels.get(k, k)) for k in summary.open_kinds],
+        "crying": gettext("%(cried)s of %(n)s")
+        % {"cried": summary.recent_cried, "n": summary.recent_sessions},
         "latest": measured[-1] if measured else None,
         "previous": measured[-2] if len(measured) > 1 else None,
         "spark": sparkline_svg(

@@ -120,7 +120,14 @@ def _credentials(users: dict[str, User], out: Path) -> Path:
     return path
 
 
-def seed_demo_clinic(out: Path, *, seed: int = 2024, n_clients: int = 40) -> DemoClinic:
+def seed_demo_clinic(
+    out: Path,
+    *,
+    seed: int = 2024,
+    n_clients: int = 40,
+    n_therapists: int = 2,
+    sessions: tuple[int, int] = (10, 40),
+) -> DemoClinic:
     """Create the demo clinic in the current (fresh) database and write ``out/demo-credentials.txt``."""
     import lacrima as lc
     from lacrima import feedback as fb
@@ -128,8 +135,8 @@ def seed_demo_clinic(out: Path, *, seed: int = 2024, n_clients: int = 40) -> Dem
     rng = np.random.default_rng(seed)
     sim = lc.simulate_sessions(
         n_clients=n_clients,
-        n_therapists=2,
-        sessions=(10, 40),
+        n_therapists=n_therapists,
+        sessions=sessions,
         seed=seed,
         instrument=lc.load_instrument("session_checkin"),
     )

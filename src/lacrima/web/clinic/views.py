@@ -26,14 +26,6 @@ from lacrima.web.clinic.models import Alert, AlertNote, BatteryRun, ClientSummar
 from lacrima.web.clinic.tasks import compute_alerts, enqueue_evaluation, run_battery
 from lacrima.web.participate.models import Response
 
-ALERT_LABELS = {
-    "risk-item": "Risk item",
-    "alliance-rupture": "Alliance rupture",
-    "not-on-track": "Not on track",
-    "difficult-crying": "Difficult crying",
-    "missed-checkins": "Missed check-ins",
-}
-
 
 @login_required
 def caseload(request: HttpRequest) -> HttpResponse:
@@ -63,9 +55,7 @@ def caseload(request: HttpRequest) -> HttpResponse:
     for pk in stale:
         enqueue_evaluation(pk)
     record(request, "read", object_type="clinic.caseload", object_id=request.user.pk, clients=len(rows))
-    return render(
-        request, "clinic/caseload.html", {"rows": rows, "stale": len(stale), "labels": ALERT_LABELS}
-    )
+    return render(request, "clinic/caseload.html", {"rows": rows, "stale": len(stale)})
 
 
 def _open_groups(alerts: list[Alert]) -> list[dict[str, Any]]:
@@ -94,7 +84,6 @@ def client_page(request: HttpRequest, slug: str, code: str) -> HttpResponse:
         "study": study,
         "client": client,
         "ev": ev,
-        "labels": ALERT_LABELS,
         "alerts": alerts,
         "open_groups": _open_groups(alerts),
         "ack_form": AcknowledgeForm(),
@@ -127,7 +116,7 @@ def alert_acknowledge(request: HttpRequest, alert_id: int) -> HttpResponse:
         return render(
             request,
             "clinic/form_error.html",
-            {"alert": alert, "form": form, "labels": ALERT_LABELS},
+            {"alert": alert, "form": form},
             status=422,
         )
     with transaction.atomic():
@@ -160,7 +149,7 @@ def alert_note(request: HttpRequest, alert_id: int) -> HttpResponse:
         return render(
             request,
             "clinic/form_error.html",
-            {"alert": alert, "form": form, "labels": ALERT_LABELS},
+            {"alert": alert, "form": form},
             status=422,
         )
     with transaction.atomic():
@@ -188,7 +177,7 @@ def session_date(request: HttpRequest, slug: str, code: str) -> HttpResponse:
         return render(
             request,
             "clinic/form_error.html",
-            {"form": form, "client": client, "study": study, "back": url, "labels": ALERT_LABELS},
+            {"form": form, "client": client, "study": study, "back": url},
             status=422,
         )
     with transaction.atomic():
