@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 
@@ -19,6 +20,22 @@ from lacrima.scoring import reliable_change
 __all__ = ["not_on_track"]
 
 _NAMES = {"phq9": "PHQ-9", "gad7": "GAD-7"}
+_Z = 1.96
+
+
+@functools.lru_cache(maxsize=256)
+def _reliable_difference(instrument: str, subscale: str, sd_pre: float) -> float:
+    """The smallest reliable change (1.96 SE_diff) from lacrima.scoring's Jacobson-Truax computation with
+    the instrument's reliability; cached, as it depends only on its arguments. Higher totals are worse for
+    both measures (their norms say so), so a deterioration is a rise of more than this."""
+    res = reliable_change(
+        [0.0], [0.0], instrument=instrument, subscale=subscale, sd_pre=sd_pre, cutoff_criterion="norms"
+    )
+    if res.higher_is_better:  # pragma: no cover - the PHQ-9 and GAD-7 norms say higher is worse
+        raise DataError(
+            f"{instrument} scores higher for better; the not-on-track rule expects symptom scales"
+        )
+    return float(res.reliable_difference)
 
 
 def not_on_track(
@@ -59,19 +76,12 @@ def not_on_track(
         s_post = sessions[post].astype(float)
         y = totals[post]
         band = exp.band(s_post, intake, float(p["band_quantile"]))
-        sd_pre = (
+        sd_pre = float(
             exp.intake_sd if not exp.is_default and math.isfinite(exp.intake_sd) else p[f"sd_pre_{measure}"]
         )
-        rc = reliable_change(
-            np.full(post.size, intake),
-            y,
-            instrument=inst_id,
-            subscale=sub,
-            sd_pre=float(sd_pre),
-            cutoff_criterion="norms",
-        )
-        worse = rc.per_person["deteriorated_reliably"].to_numpy(dtype=bool)
-        rci = rc.per_person["rci"].to_numpy(dtype=float)
+        reliable_difference = _reliable_difference(inst_id, sub, sd_pre)
+        rci = (y - intake) / (reliable_difference / _Z)
+        worse = (y - intake) > reliable_difference
         bands.append(
             pd.DataFrame(
                 {
@@ -101,9 +111,9 @@ def not_on_track(
             if p["use_reliable_deterioration"] and worse[j]:
                 parts.append(
                     f"a reliable deterioration since intake ({y[j] - intake:+g} points, "
-                    f"RCI {rci[j]:.2f} > 1.96; reliable difference {rc.reliable_difference:.1f})"
+                    f"RCI {rci[j]:.2f} > 1.96; reliable difference {reliable_difference:.1f})"
                 )
-                values.update({"rci": rci[j], "reliable_difference": rc.reliable_difference})
+                values.update({"rci": rci[j], "reliable_difference": reliable_difference})
             if not parts:
                 continue
             alerts.append(

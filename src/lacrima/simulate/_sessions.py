@@ -16,6 +16,14 @@ from lacrima.instruments import Instrument, list_instruments, load_instrument
 from lacrima.scoring import attachment_style
 from lacrima.simulate._effects import coerce_effects
 from lacrima.simulate._items import apply_show_if, cut_to_scale, items_from_latent, mcar
+from lacrima.simulate._plant import (
+    PlantedEvents,
+    assign_events,
+    missed_sessions,
+    plant_after_items,
+    plant_alliance,
+    symptoms,
+)
 from lacrima.simulate._sites import GENDERS, Site, as_site_list, make_rng
 
 __all__ = ["SessionEffects", "SimulatedSessions", "simulate_sessions"]
@@ -167,6 +175,7 @@ def simulate_sessions(
     missing: float = 0.02,
     instrument: Instrument | None = None,
     start: str = "2024-01-08",
+    plant: PlantedEvents | Mapping[str, Any] | None = None,
 ) -> SimulatedSessions:
     """Simulate weekly therapy sessions with crying episodes, alliance and client attachment.
 
@@ -191,6 +200,16 @@ def simulate_sessions(
     start
         Earliest first-session date; first sessions are spread over the following year, then weekly
         (+-2 days).
+    plant
+        Clinical events to plant for scoring alert rules (default none: the output is then exactly what it
+        was without this option): a :class:`~lacrima.simulate.PlantedEvents` or a dict of its fields, e.g.
+        ``{"rupture": 0.1, "deterioration": 0.1, "risk": 0.05, "difficult_crying": 0.1, "missed": 0.05}``
+        (shares of clients; one event per client at most) -- alliance ruptures with or without repair,
+        difficult crying episodes, symptom deterioration and risk answers on PHQ-9 item 9 (with PHQ-9 and
+        GAD-7 item columns on scheduled sessions), and runs of missed check-ins (rows dropped). The events
+        are in ``truth["planted"]``: ``client_id, kind, session`` (onset), ``lowest_session``,
+        ``repaired``, ``repair_session``, ``last_session``, ``size``; ``truth["symptom_intake"]`` has each
+        client's intake totals. See ``lacrima/simulate/_plant.py`` for the event model.
 
     Returns
     -------
@@ -214,6 +233,7 @@ def simulate_sessions(
     >>> sim.data["cried"].mean()  # doctest: +SKIP
     """
     eff = coerce_effects(SessionEffects, effects, "session effects")
+    plan = coerce_effects(PlantedEvents, plant, "clinical events") if plant is not None else None
     site_list = as_site_list(sites)
     problems = []
     if not isinstance(n_clients, (int, np.integer)) or n_clients < 1:
@@ -288,6 +308,12 @@ def simulate_sessions(
     jitter = rng.integers(-2, 3, size=total)
     jitter[session == 1] = 0
     date = first[client] + (7 * (session - 1) + jitter).astype("timedelta64[D]")
+    planted: list[dict[str, Any]] = []
+    if plan is not None:
+        # a child generator: the draws above and below are the same as without planting
+        prng = rng.spawn(1)[0]
+        kinds = assign_events(plan, n_sess, prng)
+        planted += plant_alliance(plan, prng, kinds, n_sess, offsets, alliance, cried)
 
     client_ids = np.asarray([f"c{i:05d}" for i in range(1, n_c + 1)], dtype=object)
     ther_ids = np.asarray([f"t{i:04d}" for i in range(1, n_t + 1)], dtype=object)
@@ -325,6 +351,19 @@ def simulate_sessions(
             missing,
             rng,
         )
+    intakes = None
+    if plan is not None:
+        plant_after_items(plan, prng, inst, data, planted, offsets)
+        if plan.any_symptoms:
+            cols, rows, intakes = symptoms(
+                plan, prng, kinds, n_sess, client, session, load_instrument("phq9"), load_instrument("gad7")
+            )
+            planted += rows
+            data = pd.concat([data, pd.DataFrame(cols, index=data.index)], axis=1)
+        drop, rows = missed_sessions(plan, prng, kinds, n_sess, offsets)
+        planted += rows
+        if drop.size:
+            data = data.drop(index=data.index[drop]).reset_index(drop=True)
 
     clients = pd.DataFrame(
         {
@@ -352,7 +391,32 @@ def simulate_sessions(
         "attachment_cutoff": ECR_CENTRE,
         "seed": seed if isinstance(seed, int) else None,
     }
+    if plan is not None:
+        truth["plant"] = dataclasses.asdict(plan)
+        truth["planted"] = _planted_table(planted, client_ids)
+        if intakes is not None:
+            truth["symptom_intake"] = intakes.assign(client_id=client_ids)[
+                ["client_id", "intake_phq9", "intake_gad7", "recovery"]
+            ]
     return SimulatedSessions(data=data, clients=clients, truth=truth)
+
+
+_PLANTED_COLUMNS = [
+    "client_id",
+    "kind",
+    "session",
+    "lowest_session",
+    "repaired",
+    "repair_session",
+    "last_session",
+    "size",
+]
+
+
+def _planted_table(rows: list[dict[str, Any]], client_ids: np.ndarray) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=["client", *_PLANTED_COLUMNS[1:]])
+    frame.insert(0, "client_id", client_ids[frame.pop("client").to_numpy(dtype=np.int64)])
+    return frame.sort_values(["client_id", "session"], kind="stable").reset_index(drop=True)
 
 
 def _checkin_items(
