@@ -142,8 +142,9 @@ def test_it_reports_every_bad_input_problem_at_once() -> None:
 
 def test_the_docstring_examples_run() -> None:
     import lacrima.feedback._evaluate as ev
+    import lacrima.feedback._expected as ex
     import lacrima.feedback._rules as ru
 
-    for module in (fb, ev, ru):
+    for module in (fb, ev, ru, ex):
         failed, _ = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
         assert failed == 0, module.__name__

@@ -11,9 +11,10 @@ The rules are versioned YAML files in ``lacrima/feedback/rules/`` (validated aga
 ``rules_schema.json``); docs/feedback.md lists their defaults, formulas and sources.
 """
 
-from lacrima.feedback._evaluate import URGENCY_HALF_LIFE, URGENCY_WEIGHTS, evaluate, urgency
+from lacrima.feedback._evaluate import URGENCY_HALF_LIFE, URGENCY_WEIGHTS, evaluate, evaluate_many, urgency
 from lacrima.feedback._expected import ExpectedRecovery, default_expected_recovery, fit_expected_recovery
 from lacrima.feedback._model import Alert, ClientProfile, Evaluation, RuptureEpisode
+from lacrima.feedback._performance import RulePerformance, rule_performance, simulated_profiles
 from lacrima.feedback._rules import (
     ALERT_KINDS,
     EVIDENCE_LEVELS,
@@ -38,13 +39,17 @@ __all__ = [
     "ExpectedRecovery",
     "Parameter",
     "Rule",
+    "RulePerformance",
     "RuleSet",
     "RuptureEpisode",
     "default_expected_recovery",
     "evaluate",
+    "evaluate_many",
     "fit_expected_recovery",
     "load_rules",
     "reliable_change",
     "rule_from_dict",
+    "rule_performance",
+    "simulated_profiles",
     "urgency",
 ]

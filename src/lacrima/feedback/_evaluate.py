@@ -13,7 +13,7 @@ from lacrima.errors import DataError
 from lacrima.feedback import _alerts
 from lacrima.feedback._model import Alert, ClientProfile, Evaluation, RuptureEpisode
 from lacrima.feedback._rules import PRIORITIES, RuleSet, load_rules
-from lacrima.feedback._scores import session_scores
+from lacrima.feedback._scores import Columns, session_scores
 
 __all__ = ["URGENCY_HALF_LIFE", "URGENCY_WEIGHTS", "evaluate", "evaluate_many", "urgency"]
 
@@ -124,9 +124,11 @@ def evaluate_many(
         return out
     starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
     stops = np.r_[starts[1:], ids.size]
+    columns = [c for c in frame.columns if c != by]
+    arrays = {c: frame[c].to_numpy() for c in columns}
     for lo, hi in zip(starts, stops, strict=True):
         cid = ids[lo]
-        part = frame.iloc[lo:hi].drop(columns=[by]).reset_index(drop=True)
+        part = {c: arrays[c][lo:hi] for c in columns}
         profile = profiles.get(cid, ClientProfile())
         through = scheduled.get(cid)
         _check_args(rules, profile, through)
@@ -155,7 +157,7 @@ def _check_args(
 
 
 def _evaluate_scored(
-    scores: pd.DataFrame,
+    scores: Columns,
     has_checkin: np.ndarray,
     notes: list[str],
     profile: ClientProfile,
@@ -163,11 +165,11 @@ def _evaluate_scored(
     expected: Mapping[str, object] | None,
     scheduled_through: int | None,
 ) -> Evaluation:
-    numbers = scores["session"].to_numpy()
+    numbers = np.asarray(scores["session"])
     alerts: list[Alert] = []
     episodes: list[RuptureEpisode] = []
     n_checkins = int(has_checkin.sum())
-    n_alliance = int(scores["alliance"].notna().sum())
+    n_alliance = int((~np.isnan(np.asarray(scores["alliance"], dtype=float))).sum())
     if n_checkins == 0:
         notes.append(
             "no check-ins yet: the check-in rules (rupture, difficult crying) had nothing to evaluate"
@@ -182,7 +184,7 @@ def _evaluate_scored(
 
     rule = rules.by_kind("risk-item")
     if rule is not None:
-        alerts += _alerts.risk_item(numbers, scores["phq9_item9"].to_numpy(dtype=float), rule)
+        alerts += _alerts.risk_item(numbers, np.asarray(scores["phq9_item9"], dtype=float), rule)
     rule = rules.by_kind("alliance-rupture")
     if rule is not None and n_alliance >= 2:
         found, episodes = _alerts.rupture(scores, rule)
@@ -191,8 +193,9 @@ def _evaluate_scored(
     if rule is not None and n_alliance >= 2:
         alerts += _alerts.difficult_crying(scores, rule, profile.attachment_avoidance)
     rule = rules.by_kind("not-on-track")
-    expected_rows = pd.DataFrame(columns=_EXPECTED_COLUMNS)
-    if rule is not None:
+    if rule is None:
+        expected_rows = pd.DataFrame(columns=_EXPECTED_COLUMNS)
+    else:
         from lacrima.feedback._not_on_track import not_on_track
 
         found, expected_rows, more = not_on_track(scores, rule, profile, expected or {})
@@ -208,7 +211,7 @@ def _evaluate_scored(
     if scheduled_through is not None:
         latest = max(latest, int(scheduled_through))
     return Evaluation(
-        scores=scores,
+        scores=scores if isinstance(scores, pd.DataFrame) else pd.DataFrame(scores),
         alerts=tuple(alerts),
         episodes=tuple(episodes),
         urgency=urgency(alerts, latest),

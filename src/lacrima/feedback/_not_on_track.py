@@ -10,17 +10,18 @@ import numpy as np
 import pandas as pd
 
 from lacrima.errors import DataError
-from lacrima.feedback._alerts import _alert
-from lacrima.feedback._expected import ExpectedRecovery, default_expected_recovery
+from lacrima.feedback._alerts import make_alert
+from lacrima.feedback._expected import ExpectedRecovery, default_expected_recovery, z_of
 from lacrima.feedback._model import Alert, ClientProfile
 from lacrima.feedback._rules import Rule
-from lacrima.feedback._scores import MEASURES
+from lacrima.feedback._scores import MEASURES, Columns
 from lacrima.scoring import reliable_change
 
 __all__ = ["not_on_track"]
 
 _NAMES = {"phq9": "PHQ-9", "gad7": "GAD-7"}
 _Z = 1.96
+_BAND_COLUMNS = ("measure", "session", "total", "expected", "upper", "is_default")
 
 
 @functools.lru_cache(maxsize=256)
@@ -39,19 +40,19 @@ def _reliable_difference(instrument: str, subscale: str, sd_pre: float) -> float
 
 
 def not_on_track(
-    scores: pd.DataFrame, rule: Rule, profile: ClientProfile, expected: Mapping[str, object]
+    scores: Columns, rule: Rule, profile: ClientProfile, expected: Mapping[str, object]
 ) -> tuple[list[Alert], pd.DataFrame, list[str]]:
     """Alerts, the band used at each measured session, and notes (e.g. the default trajectory in use)."""
     p = rule.params
     alerts: list[Alert] = []
     notes: list[str] = []
-    bands = []
+    bands: dict[str, list[object]] = {c: [] for c in _BAND_COLUMNS}
     unknown = [k for k in expected if k not in MEASURES]
     if unknown:
         raise DataError(f"expected= names unknown measure(s) {unknown}; use {', '.join(MEASURES)}")
     for measure, (inst_id, sub) in MEASURES.items():
-        totals = scores[f"{measure}_total"].to_numpy(dtype=float)
-        sessions = scores["session"].to_numpy()
+        totals = np.asarray(scores[f"{measure}_total"], dtype=float)
+        sessions = np.asarray(scores["session"])
         measured = np.flatnonzero(~np.isnan(totals))
         given = profile.intake.get(measure) if profile.intake else None
         if measured.size == 0 or (given is None and measured.size < 2):
@@ -75,30 +76,28 @@ def not_on_track(
             notes.append(f"{_NAMES[measure]}: {exp.note}")
         s_post = sessions[post].astype(float)
         y = totals[post]
-        band = exp.band(s_post, intake, float(p["band_quantile"]))
+        mean = exp.mean(s_post, intake)
+        upper_edge = mean + z_of(float(p["band_quantile"])) * exp.sd(s_post)
         sd_pre = float(
             exp.intake_sd if not exp.is_default and math.isfinite(exp.intake_sd) else p[f"sd_pre_{measure}"]
         )
         reliable_difference = _reliable_difference(inst_id, sub, sd_pre)
         rci = (y - intake) / (reliable_difference / _Z)
         worse = (y - intake) > reliable_difference
-        bands.append(
-            pd.DataFrame(
-                {
-                    "measure": measure,
-                    "session": sessions[post],
-                    "total": y,
-                    "expected": band["expected"].to_numpy(),
-                    "upper": band["upper"].to_numpy(),
-                    "is_default": exp.is_default,
-                }
-            )
-        )
+        for column, values_of in (
+            ("measure", [measure] * post.size),
+            ("session", sessions[post].tolist()),
+            ("total", y.tolist()),
+            ("expected", mean.tolist()),
+            ("upper", upper_edge.tolist()),
+            ("is_default", [exp.is_default] * post.size),
+        ):
+            bands[column].extend(values_of)
         for j, pos in enumerate(post):
             s = int(sessions[pos])
             parts = []
             values: dict[str, float] = {"session": s, "total": y[j], "intake": intake}
-            upper, mu = float(band["upper"].iloc[j]), float(band["expected"].iloc[j])
+            upper, mu = float(upper_edge[j]), float(mean[j])
             if p["use_band"] and y[j] > upper:
                 where = (
                     "the default trajectory, an approximation" if exp.is_default else "the clinic's archive"
@@ -117,7 +116,7 @@ def not_on_track(
             if not parts:
                 continue
             alerts.append(
-                _alert(
+                make_alert(
                     rule,
                     s,
                     [intake_session, s] if intake_session != s else [s],
@@ -126,9 +125,5 @@ def not_on_track(
                     f"not-on-track:{measure}:{s}",
                 )
             )
-    frame = (
-        pd.concat(bands, ignore_index=True)
-        if bands
-        else pd.DataFrame(columns=["measure", "session", "total", "expected", "upper", "is_default"])
-    )
+    frame = pd.DataFrame(bands, columns=list(_BAND_COLUMNS))
     return alerts, frame, notes

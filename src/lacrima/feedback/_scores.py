@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,7 +13,10 @@ from lacrima.errors import DataError, MissingDataWarning, Problem
 from lacrima.instruments import Instrument, load_instrument
 from lacrima.scoring import score
 
-__all__ = ["MEASURES", "SessionScores", "session_scores"]
+__all__ = ["MEASURES", "Columns", "SessionScores", "session_scores"]
+
+# the per-session scores as the rules read them: a DataFrame or its columns as arrays
+Columns = Mapping[str, np.ndarray] | pd.DataFrame
 
 # measure id -> (instrument id, subscale); the totals appear in the scores as f"{measure}_total"
 MEASURES = {"phq9": ("phq9", "total"), "gad7": ("gad7", "total")}
