@@ -13,6 +13,14 @@ The rules are versioned YAML files in ``lacrima/feedback/rules/`` (validated aga
 
 from lacrima.feedback._evaluate import URGENCY_HALF_LIFE, URGENCY_WEIGHTS, evaluate, evaluate_many, urgency
 from lacrima.feedback._expected import ExpectedRecovery, default_expected_recovery, fit_expected_recovery
+from lacrima.feedback._guidance import (
+    DISCLAIMER,
+    GuidancePrompt,
+    GuidanceSet,
+    guidance_from_dict,
+    load_guidance,
+    select_guidance,
+)
 from lacrima.feedback._model import Alert, ClientProfile, Evaluation, RuptureEpisode
 from lacrima.feedback._performance import RulePerformance, rule_performance, simulated_profiles
 from lacrima.feedback._rules import (
@@ -29,6 +37,7 @@ from lacrima.scoring import reliable_change
 
 __all__ = [
     "ALERT_KINDS",
+    "DISCLAIMER",
     "EVIDENCE_LEVELS",
     "PRIORITIES",
     "URGENCY_HALF_LIFE",
@@ -37,6 +46,8 @@ __all__ = [
     "ClientProfile",
     "Evaluation",
     "ExpectedRecovery",
+    "GuidancePrompt",
+    "GuidanceSet",
     "Parameter",
     "Rule",
     "RulePerformance",
@@ -46,10 +57,13 @@ __all__ = [
     "evaluate",
     "evaluate_many",
     "fit_expected_recovery",
+    "guidance_from_dict",
+    "load_guidance",
     "load_rules",
     "reliable_change",
     "rule_from_dict",
     "rule_performance",
+    "select_guidance",
     "simulated_profiles",
     "urgency",
 ]
