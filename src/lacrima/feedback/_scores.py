@@ -20,7 +20,14 @@ Columns = Mapping[str, np.ndarray] | pd.DataFrame
 
 # measure id -> (instrument id, subscale); the totals appear in the scores as f"{measure}_total"
 MEASURES = {"phq9": ("phq9", "total"), "gad7": ("gad7", "total")}
-_CHECKIN_SUBSCALES = ("intensity", "positive_feelings", "negative_feelings", "felt_understood", "alliance")
+_CHECKIN_SUBSCALES = (
+    "intensity",
+    "positive_feelings",
+    "negative_feelings",
+    "felt_understood",
+    "therapist_response",
+    "alliance",
+)
 SCORE_COLUMNS = (
     "session",
     "date",

@@ -107,6 +107,11 @@ _EXPERIENCE = {
 }
 
 
+# check-in 1.1 items: latent = 0.3 (alliance - 5) + 0.9 residual (session-level only)
+_LATE_TOPICS = ("felt_understood", "therapist_response")
+_LATE_EXPERIENCE = {t: {"alliance_minus_5": 0.3, "residual": 0.9} for t in _LATE_TOPICS}
+
+
 @dataclass(frozen=True, repr=False)
 class SimulatedSessions:
     """Simulated session-by-session data.
@@ -248,6 +253,10 @@ def simulate_sessions(
         raise DataError("simulate_sessions cannot run with these settings", problems)
     inst = _checkin_instrument(instrument)
     rng = make_rng(seed)
+    # Child generators for what was added after the first release (check-in 1.1 items, their blanks, planted
+    # events): spawning draws nothing from rng, so every earlier column keeps its values for a given seed,
+    # and each child is the same whatever else is switched on.
+    late_items_rng, late_blanks_rng, prng = rng.spawn(3)
     n_c, n_t = int(n_clients), int(n_therapists)
 
     # therapists and clients
@@ -310,8 +319,6 @@ def simulate_sessions(
     date = first[client] + (7 * (session - 1) + jitter).astype("timedelta64[D]")
     planted: list[dict[str, Any]] = []
     if plan is not None:
-        # a child generator: the draws above and below are the same as without planting
-        prng = rng.spawn(1)[0]
         kinds = assign_events(plan, n_sess, prng)
         planted += plant_alliance(plan, prng, kinds, n_sess, offsets, alliance, cried)
 
@@ -329,7 +336,15 @@ def simulate_sessions(
     if inst is not None:
         columns.update(
             _checkin_items(
-                inst, rng, cried, alliance, anx_c[client], avo_c[client], c_exp[client], eff.alliance_item_sd
+                inst,
+                rng,
+                cried,
+                alliance,
+                anx_c[client],
+                avo_c[client],
+                c_exp[client],
+                eff.alliance_item_sd,
+                late_items_rng,
             )
         )
     columns.update(
@@ -345,12 +360,16 @@ def simulate_sessions(
     if inst is not None:
         apply_show_if(inst, data)
         gates = {it.show_if[0] for it in inst.items if it.show_if is not None} | {"cried"}
+        late = set(_late_columns(inst))
         mcar(
             data,
-            [it.column for it in inst.items if it.column in data and it.column not in gates],
+            [it.column for it in inst.items if it.column in data and it.column not in gates | late],
             missing,
             rng,
         )
+        if late:
+            # the items added in check-in 1.1 get their blanks from a child generator, like their values
+            mcar(data, [c for c in inst.columns if c in late and c in data], missing, late_blanks_rng)
     intakes = None
     if plan is not None:
         plant_after_items(plan, prng, inst, data, planted, offsets)
@@ -380,7 +399,7 @@ def simulate_sessions(
     )
     truth: dict[str, Any] = {
         "effects": dataclasses.asdict(eff),
-        "experience": {k: dict(v) for k, v in _EXPERIENCE.items()},
+        "experience": {k: dict(v) for k, v in {**_EXPERIENCE, **_LATE_EXPERIENCE}.items()},
         "client_effects": pd.DataFrame(
             {"client_id": client_ids, "cry": u_cry, "alliance_intercept": b0, "alliance_slope": b1}
         ),
@@ -428,6 +447,7 @@ def _checkin_items(
     avo_c: np.ndarray,
     c_exp: np.ndarray,
     item_sd: float,
+    late_rng: np.random.Generator,
 ) -> dict[str, np.ndarray]:
     n = cried.shape[0]
     e = rng.standard_normal((n, 3))
@@ -447,7 +467,8 @@ def _checkin_items(
     alliance_items = []
     if "alliance" in inst.subscales:
         alliance_items = [inst.item(k) for k in inst.subscales["alliance"].items]
-    skip = ["cried", *(it.column for it in alliance_items)]
+    late = _late_columns(inst)
+    skip = ["cried", *(it.column for it in alliance_items), *late]
     location = {"intensity": 0.5, "positive_feelings": 0.55, "negative_feelings": 0.4}
     out = items_from_latent(inst, latent, rng, n=n, loading=0.8, location=location, skip=skip)
     out["cried"] = cried
@@ -460,4 +481,28 @@ def _checkin_items(
         y = scale.min + (alliance - 1.0) * ratio + item_sd * ratio * rng.standard_normal(n)
         y = cut_to_scale(y, scale)
         out[it.column] = scale.min + scale.max - y if it.reverse else y
+    if late:
+        # Items added in check-in 1.1 (felt understood, the therapist's response) are drawn from a child
+        # generator, so that every column the check-in had before keeps its values for a given seed.
+        e_late = late_rng.standard_normal((n, 2))
+        x_late = {
+            topic: _LATE_EXPERIENCE[topic]["alliance_minus_5"] * (alliance - 5.0)
+            + _LATE_EXPERIENCE[topic]["residual"] * e_late[:, j]
+            for j, topic in enumerate(_LATE_TOPICS)
+        }
+        drawn = items_from_latent(
+            inst,
+            x_late,
+            late_rng,
+            n=n,
+            loading=0.8,
+            location={"felt_understood": 0.6, "therapist_response": 0.65},
+            skip=[c for c in inst.columns if c not in late],
+        )
+        out.update({c: drawn[c] for c in inst.columns if c in late})
     return out
+
+
+def _late_columns(inst: Instrument) -> list[str]:
+    """Columns of the check-in items that simulate from their own child generator (see _checkin_items)."""
+    return [it.column for it in inst.items if it.topic in _LATE_TOPICS and it.type in ("likert", "numeric")]
