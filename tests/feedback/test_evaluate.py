@@ -28,6 +28,7 @@ def test_it_raises_rupture_and_difficult_crying_on_the_issue_example() -> None:
     alliance = [6.3, 6.3, 6.0, 6.3, 5.0, 3.7, 2.0]
     rows = [_row(s, a) for s, a in enumerate(alliance, start=1)]
     rows[-1].update({"cried": 1, "chk_02": 7, "chk_03": 1, "chk_04": 1, "chk_05": 7, "chk_06": 6})
+    rows[-1].update({"chk_10": 2, "chk_11": 3})  # felt understood, the therapist's response (check-in 1.1)
     # the check-in items are whole numbers; give the 6.3-type sessions as 6/6/7 and so on
     items = {6.3: (6, 6, 7), 6.0: (6, 6, 6), 5.0: (5, 5, 5), 3.7: (4, 4, 3), 2.0: (2, 2, 2)}
     for row, a in zip(rows, alliance, strict=True):
@@ -36,6 +37,9 @@ def test_it_raises_rupture_and_difficult_crying_on_the_issue_example() -> None:
     kinds = [a.kind for a in res.alerts]
     assert "alliance-rupture" in kinds and "difficult-crying" in kinds
     np.testing.assert_allclose(res.scores["alliance"], [19 / 3, 19 / 3, 6, 19 / 3, 5, 11 / 3, 2])
+    last = res.scores.iloc[-1]
+    assert (last["intensity"], last["negative_feelings"], last["felt_understood"]) == (7, 6.5, 2)
+    assert last["therapist_response"] == 3 and np.isnan(res.scores["felt_understood"].iloc[0])
     rupture = next(a for a in res.alerts if a.kind == "alliance-rupture")
     # 5.0 after a steady 6.0-6.3 is already 2.8 pooled SDs below the baseline
     assert "SD below the client's baseline" in rupture.reason and rupture.values["drop_sd"] >= 2
@@ -142,8 +146,9 @@ def test_it_reports_every_bad_input_problem_at_once() -> None:
 
 def test_the_docstring_examples_run() -> None:
     import lacrima.feedback._evaluate as ev
+    import lacrima.feedback._expected as ex
     import lacrima.feedback._rules as ru
 
-    for module in (fb, ev, ru):
+    for module in (fb, ev, ru, ex):
         failed, _ = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
         assert failed == 0, module.__name__

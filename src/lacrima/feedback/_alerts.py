@@ -11,17 +11,17 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
 
 from lacrima.feedback._model import Alert, RuptureEpisode
 from lacrima.feedback._rules import Rule
+from lacrima.feedback._scores import Columns
 
-__all__ = ["difficult_crying", "missed_checkins", "risk_item", "rupture"]
+__all__ = ["difficult_crying", "make_alert", "missed_checkins", "risk_item", "rupture"]
 
 _ITEM9_LABELS = {1: "several days", 2: "more than half the days", 3: "nearly every day"}
 
 
-def _alert(
+def make_alert(
     rule: Rule,
     session: int | None,
     sessions: Sequence[int],
@@ -52,7 +52,7 @@ def risk_item(sessions: np.ndarray, item9: np.ndarray, rule: Rule) -> list[Alert
             continue
         label = _ITEM9_LABELS.get(int(v), str(v))
         out.append(
-            _alert(
+            make_alert(
                 rule,
                 int(s),
                 [int(s)],
@@ -82,11 +82,11 @@ def pooled_sd(values: np.ndarray, reference_sd: float, weight: float) -> float:
     return math.sqrt(((n - 1) * s_w2 + weight * reference_sd**2) / denom)
 
 
-def rupture(scores: pd.DataFrame, rule: Rule) -> tuple[list[Alert], list[RuptureEpisode]]:
+def rupture(scores: Columns, rule: Rule) -> tuple[list[Alert], list[RuptureEpisode]]:
     """Alliance-rupture alerts, one per episode, and the rupture-repair episodes."""
     p = rule.params
-    sessions = scores["session"].to_numpy()
-    a = scores["alliance"].to_numpy(dtype=float)
+    sessions = np.asarray(scores["session"])
+    a = np.asarray(scores["alliance"], dtype=float)
     alerts: list[Alert] = []
     episodes: list[RuptureEpisode] = []
     open_ep: dict[str, float | int] | None = None
@@ -134,7 +134,7 @@ def rupture(scores: pd.DataFrame, rule: Rule) -> tuple[list[Alert], list[Rupture
                 m, sd = a[last_scored] if last_scored is not None else a[t], float(p["reference_sd"])
             behind = [int(x) for x in sessions[prev]] + [s]
             alerts.append(
-                _alert(
+                make_alert(
                     rule,
                     s,
                     behind,
@@ -187,15 +187,15 @@ def avoidance_threshold(rule: Rule, avoidance: float | None) -> float:
     return max(float(p["negative_floor"]), lowered)
 
 
-def difficult_crying(scores: pd.DataFrame, rule: Rule, avoidance: float | None) -> list[Alert]:
+def difficult_crying(scores: Columns, rule: Rule, avoidance: float | None) -> list[Alert]:
     """Crying, strong negative feelings afterwards and a lower alliance than the client's usual."""
     p = rule.params
     threshold = avoidance_threshold(rule, avoidance)
-    sessions = scores["session"].to_numpy()
-    a = scores["alliance"].to_numpy(dtype=float)
-    neg = scores["negative_feelings"].to_numpy(dtype=float)
-    cried = scores["cried"].to_numpy(dtype=float)
-    intensity = scores["intensity"].to_numpy(dtype=float)
+    sessions = np.asarray(scores["session"])
+    a = np.asarray(scores["alliance"], dtype=float)
+    neg = np.asarray(scores["negative_feelings"], dtype=float)
+    cried = np.asarray(scores["cried"], dtype=float)
+    intensity = np.asarray(scores["intensity"], dtype=float)
     out = []
     for t in range(len(a)):
         if cried[t] != 1 or np.isnan(neg[t]) or np.isnan(a[t]) or neg[t] < threshold:
@@ -225,7 +225,7 @@ def difficult_crying(scores: pd.DataFrame, rule: Rule, avoidance: float | None) 
         if avoidance is not None and not math.isnan(avoidance):
             values["attachment_avoidance"] = float(avoidance)
         out.append(
-            _alert(
+            make_alert(
                 rule,
                 s,
                 [int(x) for x in sessions[prev]] + [s],
@@ -257,7 +257,7 @@ def missed_checkins(
         if len(run) >= n_missed:
             trigger = run[n_missed - 1]
             out.append(
-                _alert(
+                make_alert(
                     rule,
                     trigger,
                     run,

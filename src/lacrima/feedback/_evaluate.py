@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -12,9 +13,9 @@ from lacrima.errors import DataError
 from lacrima.feedback import _alerts
 from lacrima.feedback._model import Alert, ClientProfile, Evaluation, RuptureEpisode
 from lacrima.feedback._rules import PRIORITIES, RuleSet, load_rules
-from lacrima.feedback._scores import raw_item, session_scores
+from lacrima.feedback._scores import Columns, session_scores
 
-__all__ = ["URGENCY_HALF_LIFE", "URGENCY_WEIGHTS", "evaluate", "urgency"]
+__all__ = ["URGENCY_HALF_LIFE", "URGENCY_WEIGHTS", "evaluate", "evaluate_many", "urgency"]
 
 URGENCY_WEIGHTS = {"high": 10.0, "medium": 3.0, "low": 1.0}
 URGENCY_HALF_LIFE = 4.0
@@ -79,25 +80,96 @@ def evaluate(
     >>> [a.kind for a in res.alerts], res.episodes[0].start_session
     (['alliance-rupture'], 4)
     """
+    rules, profile = _check_args(rules, profile, scheduled_through)
+    sc = session_scores(sessions)
+    return _evaluate_scored(
+        sc.frame, sc.has_checkin, list(sc.notes), profile, rules, expected, scheduled_through
+    )
+
+
+def evaluate_many(
+    sessions: pd.DataFrame,
+    profiles: Mapping[Any, ClientProfile] | None = None,
+    rules: RuleSet | None = None,
+    expected: Mapping[str, object] | None = None,
+    scheduled_through: Mapping[Any, int] | None = None,
+    by: str = "client_id",
+) -> dict[Any, Evaluation]:
+    """:func:`evaluate` for every client of a session table at once (``lc.score`` runs once per instrument).
+
+    Parameters
+    ----------
+    sessions : DataFrame
+        Many clients' sessions with a ``by`` column (default ``client_id``); otherwise as :func:`evaluate`.
+    profiles, scheduled_through : mapping, optional
+        Per client id; clients left out get an empty profile / the latest session in their data.
+    rules, expected
+        As :func:`evaluate`.
+
+    Returns
+    -------
+    dict
+        Client id -> :class:`Evaluation`, in order of client id, with the same scores, alerts, episodes
+        and urgency as :func:`evaluate` on that client's rows alone (notes about absent columns or
+        unscorable subscales are those of the whole table).
+    """
+    rules, _ = _check_args(rules, None, None)
+    profiles = profiles or {}
+    scheduled = scheduled_through or {}
+    sc = session_scores(sessions, by=by)
+    frame = sc.frame
+    out: dict[Any, Evaluation] = {}
+    ids = frame[by].to_numpy()
+    if ids.size == 0:
+        return out
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+    stops = np.r_[starts[1:], ids.size]
+    columns = [c for c in frame.columns if c != by]
+    arrays = {c: frame[c].to_numpy() for c in columns}
+    for lo, hi in zip(starts, stops, strict=True):
+        cid = ids[lo]
+        part = {c: arrays[c][lo:hi] for c in columns}
+        profile = profiles.get(cid, ClientProfile())
+        through = scheduled.get(cid)
+        _check_args(rules, profile, through)
+        out[cid] = _evaluate_scored(
+            part, sc.has_checkin[lo:hi], list(sc.notes), profile, rules, expected, through
+        )
+    return out
+
+
+def _check_args(
+    rules: RuleSet | None, profile: ClientProfile | None, scheduled_through: int | None
+) -> tuple[RuleSet, ClientProfile]:
     if rules is None:
         rules = load_rules()
     if not isinstance(rules, RuleSet):
         raise DataError(f"rules must be a RuleSet from fb.load_rules(), not {type(rules).__name__}")
-    profile = profile if profile is not None else ClientProfile()
+    if profile is not None and not isinstance(profile, ClientProfile):
+        raise DataError(f"profile must be a fb.ClientProfile, not {type(profile).__name__}")
     if scheduled_through is not None and (
         isinstance(scheduled_through, bool) or not isinstance(scheduled_through, int | np.integer)
     ):
         raise DataError(
             f"scheduled_through is {scheduled_through!r}; give the latest scheduled session number"
         )
-    sc = session_scores(sessions)
-    scores = sc.frame
-    notes = list(sc.notes)
-    numbers = scores["session"].to_numpy()
+    return rules, profile if profile is not None else ClientProfile()
+
+
+def _evaluate_scored(
+    scores: Columns,
+    has_checkin: np.ndarray,
+    notes: list[str],
+    profile: ClientProfile,
+    rules: RuleSet,
+    expected: Mapping[str, object] | None,
+    scheduled_through: int | None,
+) -> Evaluation:
+    numbers = np.asarray(scores["session"])
     alerts: list[Alert] = []
     episodes: list[RuptureEpisode] = []
-    n_checkins = int(sc.has_checkin.sum())
-    n_alliance = int(scores["alliance"].notna().sum())
+    n_checkins = int(has_checkin.sum())
+    n_alliance = int((~np.isnan(np.asarray(scores["alliance"], dtype=float))).sum())
     if n_checkins == 0:
         notes.append(
             "no check-ins yet: the check-in rules (rupture, difficult crying) had nothing to evaluate"
@@ -112,7 +184,7 @@ def evaluate(
 
     rule = rules.by_kind("risk-item")
     if rule is not None:
-        alerts += _alerts.risk_item(numbers, raw_item(sessions, "phq_09"), rule)
+        alerts += _alerts.risk_item(numbers, np.asarray(scores["phq9_item9"], dtype=float), rule)
     rule = rules.by_kind("alliance-rupture")
     if rule is not None and n_alliance >= 2:
         found, episodes = _alerts.rupture(scores, rule)
@@ -121,8 +193,9 @@ def evaluate(
     if rule is not None and n_alliance >= 2:
         alerts += _alerts.difficult_crying(scores, rule, profile.attachment_avoidance)
     rule = rules.by_kind("not-on-track")
-    expected_rows = pd.DataFrame(columns=_EXPECTED_COLUMNS)
-    if rule is not None:
+    if rule is None:
+        expected_rows = pd.DataFrame(columns=_EXPECTED_COLUMNS)
+    else:
         from lacrima.feedback._not_on_track import not_on_track
 
         found, expected_rows, more = not_on_track(scores, rule, profile, expected or {})
@@ -130,7 +203,7 @@ def evaluate(
         notes += more
     rule = rules.by_kind("missed-checkins")
     if rule is not None:
-        alerts += _alerts.missed_checkins(numbers, sc.has_checkin, rule, scheduled_through)
+        alerts += _alerts.missed_checkins(numbers, has_checkin, rule, scheduled_through)
 
     rank = {p: i for i, p in enumerate(PRIORITIES)}
     alerts.sort(key=lambda a: (rank[a.priority], a.session if a.session is not None else math.inf, a.kind))
@@ -138,7 +211,7 @@ def evaluate(
     if scheduled_through is not None:
         latest = max(latest, int(scheduled_through))
     return Evaluation(
-        scores=scores,
+        scores=scores if isinstance(scores, pd.DataFrame) else pd.DataFrame(scores),
         alerts=tuple(alerts),
         episodes=tuple(episodes),
         urgency=urgency(alerts, latest),

@@ -22,6 +22,7 @@ general-population mean by session 16) is lacrima's assumption, not an estimate 
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Mapping
@@ -130,8 +131,21 @@ def _check_measure(measure: str) -> None:
 
 
 def default_expected_recovery(measure: str = "phq9", *, note: str = "") -> ExpectedRecovery:
-    """The documented default trajectory of ``measure`` (see the module notes); ``is_default`` is True."""
+    """The documented default trajectory of ``measure`` (see the module notes); ``is_default`` is True.
+
+    Examples
+    --------
+    >>> from lacrima import feedback as fb
+    >>> exp = fb.default_expected_recovery("phq9")
+    >>> exp.is_default, round(float(exp.mean(16, 20.0)), 2)
+    (True, 11.46)
+    """
     _check_measure(measure)
+    return _default(measure, note)
+
+
+@functools.lru_cache(maxsize=64)
+def _default(measure: str, note: str) -> ExpectedRecovery:
     inst = load_instrument(MEASURES[measure][0])
     norms = inst.norms[MEASURES[measure][1]]
     rule = load_rules()["not-on-track"]

@@ -94,7 +94,8 @@ class Evaluation(Result):
     ----------
     scores : DataFrame
         One row per session: ``session, date, cried, intensity, positive_feelings, negative_feelings,
-        felt_understood, alliance`` (check-in subscales from ``lc.score``), ``phq9_total, gad7_total``.
+        felt_understood, therapist_response, alliance`` (check-in subscales from ``lc.score``),
+        ``phq9_total, gad7_total`` and the raw ``phq9_item9``.
     alerts : tuple of Alert
         Ordered by priority (high first), then session.
     episodes : tuple of RuptureEpisode

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,17 +13,28 @@ from lacrima.errors import DataError, MissingDataWarning, Problem
 from lacrima.instruments import Instrument, load_instrument
 from lacrima.scoring import score
 
-__all__ = ["MEASURES", "SessionScores", "session_scores"]
+__all__ = ["MEASURES", "Columns", "SessionScores", "session_scores"]
+
+# the per-session scores as the rules read them: a DataFrame or its columns as arrays
+Columns = Mapping[str, np.ndarray] | pd.DataFrame
 
 # measure id -> (instrument id, subscale); the totals appear in the scores as f"{measure}_total"
 MEASURES = {"phq9": ("phq9", "total"), "gad7": ("gad7", "total")}
-_CHECKIN_SUBSCALES = ("intensity", "positive_feelings", "negative_feelings", "felt_understood", "alliance")
+_CHECKIN_SUBSCALES = (
+    "intensity",
+    "positive_feelings",
+    "negative_feelings",
+    "felt_understood",
+    "therapist_response",
+    "alliance",
+)
 SCORE_COLUMNS = (
     "session",
     "date",
     "cried",
     *_CHECKIN_SUBSCALES,
     *(f"{m}_total" for m in MEASURES),
+    "phq9_item9",
 )
 
 
@@ -86,45 +98,58 @@ def _score_block(
         raise DataError(f"the {what} answers cannot be scored", exc.problems or [Problem(str(exc))]) from exc
 
 
-def _validate(df: pd.DataFrame) -> pd.Series:
+def _validate(df: pd.DataFrame, by: str | None) -> pd.Series:
     if not isinstance(df, pd.DataFrame):
         raise DataError(f"sessions must be a pandas DataFrame, one row per session, not {type(df).__name__}")
     if "session" not in df.columns:
         raise DataError(
             "sessions has no 'session' column; give one row per session with its number (1, 2, ...)"
         )
+    if by is not None and by not in df.columns:
+        raise DataError(f"sessions has no {by!r} column to tell the clients apart")
     numbers = pd.to_numeric(df["session"], errors="coerce")
     problems = []
     bad = numbers.isna() | (numbers < 1) | (numbers != np.floor(numbers))
     for idx in df.index[bad.to_numpy()][:20]:
         problems.append(Problem(f"session is {df.at[idx, 'session']!r}; give a whole number >= 1", row=idx))
-    dup = numbers[numbers.duplicated(keep=False) & ~bad]
-    for value in sorted(set(dup.tolist()))[:20]:
-        problems.append(
-            Problem(f"session {int(value)} appears {int((dup == value).sum())} times", column="session")
-        )
-    if "client_id" in df.columns and df["client_id"].nunique(dropna=True) > 1:
+    keys = pd.DataFrame({"c": df[by].to_numpy() if by else 0, "s": numbers.to_numpy()}, index=df.index)
+    dup = keys[keys.duplicated(keep=False) & ~bad]
+    for (c, value), group in list(dup.groupby(["c", "s"]))[:20]:
+        who = f"client {c!r}: " if by else ""
+        problems.append(Problem(f"{who}session {int(value)} appears {len(group)} times", column="session"))
+    if by is None and "client_id" in df.columns and df["client_id"].nunique(dropna=True) > 1:
         problems.append(Problem("the rows belong to several clients; evaluate one client at a time"))
+    if by is not None and df[by].isna().any():
+        problems.append(Problem(f"{int(df[by].isna().sum())} row(s) have no {by}", column=by))
     if problems:
         raise DataError("the sessions cannot be evaluated", problems)
     return numbers.astype(np.int64)
 
 
-def session_scores(df: pd.DataFrame) -> SessionScores:
-    """Score one client's sessions: check-in subscales and symptom totals, one row per session in order."""
-    numbers = _validate(df)
-    order = np.argsort(numbers.to_numpy(), kind="stable")
-    df = df.iloc[order]
+def session_scores(df: pd.DataFrame, by: str | None = None) -> SessionScores:
+    """Score sessions: check-in subscales, symptom totals and the raw PHQ-9 item 9, one row per session.
+
+    One client (``by=None``, rows in session order) or many (``by`` the client column; rows ordered by
+    client then session, the client in the first column). ``lc.score`` runs once per instrument for the
+    whole table.
+    """
+    numbers = _validate(df, by)
+    if by is None:
+        order = np.argsort(numbers.to_numpy(), kind="stable")
+    else:
+        order = np.lexsort((numbers.to_numpy(), pd.factorize(df[by], sort=True)[0]))
+    frame = df.iloc[order]
     numbers = numbers.iloc[order]
     notes: list[str] = []
-    n = len(df)
+    n = len(frame)
     out = pd.DataFrame({"session": numbers.to_numpy()}, index=range(n))
-    if "date" in df.columns:
-        out["date"] = pd.to_datetime(df["date"], errors="coerce").to_numpy()
+    if by is not None:
+        out.insert(0, by, frame[by].to_numpy())
+    if "date" in frame.columns:
+        out["date"] = pd.to_datetime(frame["date"], errors="coerce").to_numpy()
     else:
         out["date"] = pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns]")
     checkin = load_instrument("session_checkin")
-    frame = df.reset_index(drop=True)
     chk = _score_block(frame, checkin, "check-in", notes)
     if "cried" in frame.columns:
         out["cried"] = pd.to_numeric(frame["cried"], errors="coerce").to_numpy(dtype=float)
@@ -146,13 +171,11 @@ def session_scores(df: pd.DataFrame) -> SessionScores:
             if block is not None:
                 total[measured] = block[f"{inst.prefix}_{sub}"].to_numpy(dtype=float)
         out[f"{measure}_total"] = total
-    return SessionScores(frame=out.loc[:, list(SCORE_COLUMNS)], has_checkin=has_checkin, notes=tuple(notes))
-
-
-def raw_item(df: pd.DataFrame, column: str) -> np.ndarray:
-    """One raw item column in session order (NaN when absent)."""
-    numbers = pd.to_numeric(df["session"], errors="coerce")
-    order = np.argsort(numbers.to_numpy(), kind="stable")
-    if column not in df.columns:
-        return np.full(len(df), np.nan)
-    return pd.to_numeric(df[column].iloc[order], errors="coerce").to_numpy(dtype=float)
+    item9 = load_instrument("phq9").item(9).column
+    out["phq9_item9"] = (
+        pd.to_numeric(frame[item9], errors="coerce").to_numpy(dtype=float)
+        if item9 in frame.columns
+        else np.nan
+    )
+    columns = ([by] if by is not None else []) + list(SCORE_COLUMNS)
+    return SessionScores(frame=out.loc[:, columns], has_checkin=has_checkin, notes=tuple(notes))
