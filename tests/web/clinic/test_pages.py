@@ -56,7 +56,7 @@ def test_it_draws_the_alliance_on_the_fixed_one_to_seven_scale_with_crying_by_in
     client = clinic.world.client
     checkin(client, 1, alliance=5)
     checkin(client, 2, alliance=6, cried=1, feelings=(2, 5, 5, 1, 1))
-    checkin(client, 3, alliance=5, cried=1, feelings=(7, 6, 6, 1, 2))
+    checkin(client, 3, alliance=5, cried=1, feelings=(7, 6, 6, 1, 2), extra={"chk_10": 6, "chk_11": 7})
     checkin(client, 4, alliance=6)
     html = _page(clinic)
     root = _svg(html, "timeline")
@@ -66,6 +66,8 @@ def test_it_draws_the_alliance_on_the_fixed_one_to_seven_scale_with_crying_by_in
     crying = re.search(r'<section id="crying">.*?</section>', html, flags=re.S).group(0)
     assert crying.count("<tr>") == 3  # header and two crying sessions
     assert "5.0" in crying and "1.0" in crying  # positive and negative feelings after crying at session 2
+    assert "6.0" in crying and "7.0" in crying  # felt understood and the therapist's response at session 3
+    assert "not asked" in crying  # session 2's check-in did not answer them
 
 
 def test_it_shows_the_profile_and_symptoms_against_the_expected_band(clinic) -> None:
@@ -81,6 +83,9 @@ def test_it_shows_the_profile_and_symptoms_against_the_expected_band(clinic) -> 
     assert "anxiety" in profile and "woman" in profile and "he" in profile
     assert 'data-instrument="phq9"' in html and 'id="symptom-phq9-clip"' in html
     assert 'data-default="yes"' in html and "documented default trajectory" in html
+    guidance = re.search(r'<section id="guidance">.*?</section>', html, flags=re.S).group(0)
+    assert "data-guidance=" in guidance and "data-evidence=" in guidance and "Sources" in guidance
+    assert "clinical judgement" in guidance
 
 
 def test_it_lists_alerts_with_their_reason_rule_and_links_to_the_sessions(clinic) -> None:

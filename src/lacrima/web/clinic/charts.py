@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from django.urls import reverse
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import get_language, gettext, gettext_lazy
 
 from lacrima.report.clinic_charts import alliance_timeline_chart, sparkline_svg, symptom_trajectory_chart
 from lacrima.web.clinic.models import ClientSummary
@@ -128,26 +128,46 @@ def _symptom_charts(ev: Any) -> list[dict[str, Any]]:
     return out
 
 
+def _value(v: Any) -> float | None:
+    return None if v is None or pd.isna(v) else float(v)
+
+
 def _crying_rows(ev: Any) -> list[dict[str, Any]]:
+    """Per crying session: intensity, feelings after crying, felt understood and the therapist's response
+    (the check-in's subscale scores, 1-7; None where the check-in did not ask or was not answered)."""
     scores = ev.result.scores
-    frame = ev.frame.set_index("session") if len(ev.frame) else ev.frame
-    response_cols = [c for c in ("chk_10", "chk_11", "chk_12") if c in frame.columns]
     rows = []
     for _, r in scores[pd.to_numeric(scores["cried"], errors="coerce") == 1].iterrows():
-        s = int(r["session"])
-        extra = {c: frame.at[s, c] for c in response_cols if s in frame.index}
         rows.append(
             {
-                "session": s,
-                "intensity": r.get("intensity"),
-                "positive": r.get("positive_feelings"),
-                "negative": r.get("negative_feelings"),
-                "understood": r.get("felt_understood"),
-                "response": r.get("therapist_response"),
-                "extra": extra,
+                "session": int(r["session"]),
+                "intensity": _value(r.get("intensity")),
+                "positive": _value(r.get("positive_feelings")),
+                "negative": _value(r.get("negative_feelings")),
+                "understood": _value(r.get("felt_understood")),
+                "response": _value(r.get("therapist_response")),
             }
         )
     return rows
+
+
+def _prompts(ev: Any) -> list[dict[str, Any]]:
+    """Guidance prompts in the page's language (English where a prompt has no translation)."""
+    lang = get_language() or "en"
+    return [
+        {
+            "id": p.id,
+            "version": p.version,
+            "title": p.title_in(lang),
+            "text": p.text_in(lang),
+            "evidence": p.evidence,
+            "evidence_note": p.evidence_note,
+            "citations": p.citations,
+            "matched": p.matched,
+            "disclaimer": p.disclaimer_in(lang),
+        }
+        for p in ev.prompts
+    ]
 
 
 def _profile(ev: Any) -> dict[str, Any]:
@@ -186,7 +206,8 @@ def client_page_context(ev: Any) -> dict[str, Any]:
         "profile": _profile(ev),
         "sessions": _sessions(ev),
         "episodes": ev.result.episodes,
-        "prompts": ev.prompts,
+        "prompts": _prompts(ev),
+        "notes": ev.result.notes,
         "no_alliance": len(scores) > 0 and scores["alliance"].notna().sum() == 0,
     }
 

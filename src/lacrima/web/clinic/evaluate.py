@@ -141,9 +141,7 @@ def evaluate_client(client: Client, *, today: date | None = None) -> Evaluation:
             client, frame, conf.session_interval_days, today or timezone.localdate()
         ),
     )
-    prompts: tuple[Any, ...] = ()
-    if hasattr(fb, "select_guidance"):  # guidance arrives in a later step of the feedback library
-        prompts = tuple(fb.select_guidance(fb.load_guidance(), profile, res))  # type: ignore[attr-defined]
+    prompts = fb.select_guidance(fb.load_guidance(), profile, res)
     symptoms = _symptoms(res.scores, survey, expected, rules)
     return Evaluation(client, frame, survey, profile, res, expected, prompts, symptoms)
 
