@@ -33,6 +33,12 @@ ALERT_LABELS = {
     "missed-checkins": gettext_lazy("Missed check-ins"),
 }
 
+PRIORITY_LABELS = {
+    "high": gettext_lazy("high priority"),
+    "medium": gettext_lazy("medium priority"),
+    "low": gettext_lazy("low priority"),
+}
+
 
 def caseload_row(client: Client, summary: ClientSummary | None) -> dict[str, Any]:
     url = reverse("clinic:client", kwargs={"slug": client.study.slug, "code": client.code})

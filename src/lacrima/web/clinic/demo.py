@@ -191,7 +191,9 @@ def seed_demo_clinic(
         n_sessions = 0
         for i, (cid, one) in enumerate(data.groupby("client_id", sort=True)):
             code = f"D{i + 1:03d}"
-            therapist, site = therapists.get(str(one["therapist_id"].iloc[0]), therapists["t0001"])
+            # the planted courses all go to demo-therapist, so that one login shows every alert kind
+            tid = "t0001" if code in PLANTED else str(one["therapist_id"].iloc[0])
+            therapist, site = therapists.get(tid, therapists["t0001"])
             lang = site.languages[0] if i % 3 else "en"
             client = Client.objects.create(
                 study=study, site=site, code=code, therapist=therapist, language=lang

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import template
 
-from lacrima.web.clinic.charts import ALERT_LABELS
+from lacrima.web.clinic.charts import ALERT_LABELS, PRIORITY_LABELS
 
 register = template.Library()
 
@@ -13,3 +13,9 @@ register = template.Library()
 def alert_label(kind: str) -> str:
     """The translated name of an alert kind (the one list of names: ``charts.ALERT_LABELS``)."""
     return str(ALERT_LABELS.get(kind, kind))
+
+
+@register.filter
+def priority_label(priority: str) -> str:
+    """The translated name of an alert priority."""
+    return str(PRIORITY_LABELS.get(priority, priority))
