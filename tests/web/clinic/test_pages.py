@@ -152,3 +152,14 @@ def test_it_marks_a_client_not_yet_evaluated_and_queues_the_work(clinic) -> None
     html = clinic.world.login(clinic.world.therapist).get("/clinic/").content.decode()
     assert "Not evaluated yet" in html
     assert DBTaskResult.objects.filter(task_path__endswith="compute_alerts").count() == 1
+
+
+def test_it_names_stored_answers_that_cannot_be_scored_instead_of_failing(clinic) -> None:
+    checkin(clinic.world.client, 1)
+    checkin(clinic.world.client, 2, alliance=9)  # outside the 1-7 scale (e.g. imported by hand)
+    r = clinic.world.login(clinic.world.therapist).get(URL)
+    html = r.content.decode()
+    assert r.status_code == 422 and 'id="scoring-problem"' in html and "chk_07" in html
+    refresh_client(clinic.world.client, notify=False)
+    caseload = clinic.world.login(clinic.world.therapist).get("/clinic/").content.decode()
+    assert "could not be scored" in caseload

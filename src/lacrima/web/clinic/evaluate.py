@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from lacrima import feedback as fb
+from lacrima.errors import DataError
 from lacrima.web.clinic.data import SurveyScores, session_frame, survey_scores
 from lacrima.web.clinic.models import Alert, ClientSummary, ClinicSettings, ExpectedRecoveryFit
 from lacrima.web.participate.models import Response
@@ -150,8 +151,11 @@ def expected_recovery(study: Study, instrument: str) -> Any:
     """The study's fitted expected-recovery trajectory if a refit stored one, else the documented default."""
     fit = ExpectedRecoveryFit.objects.filter(study=study, instrument=instrument).order_by("-pk").first()
     if fit is not None and fit.payload:
-        names = {f.name for f in dataclasses.fields(fb.ExpectedRecovery)}
-        return fb.ExpectedRecovery(**{k: v for k, v in fit.payload.items() if k in names})
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(fb.ExpectedRecovery):
+            v = fit.payload.get(f.name)
+            values[f.name] = float("nan") if v is None and f.type in ("float", float) else v
+        return fb.ExpectedRecovery(**values)
     return fb.default_expected_recovery(instrument)
 
 
@@ -173,7 +177,14 @@ def refresh_client(client: Client, *, today: date | None = None, notify: bool = 
         .values_list("pk", flat=True)
         .first()
     ) or 0
-    ev = evaluate_client(client, today=today)
+    try:
+        ev = evaluate_client(client, today=today)
+    except DataError as exc:  # keep the reason on the caseload row instead of failing the task silently
+        ClientSummary.objects.update_or_create(
+            client=client,
+            defaults={"evaluated_at": timezone.now(), "through_response": through, "problem": str(exc)},
+        )
+        return []
     res = ev.result
     new: list[Alert] = []
     with transaction.atomic():

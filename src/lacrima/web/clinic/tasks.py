@@ -75,17 +75,21 @@ def refit_expected_recovery(study_id: int, instrument: str = "phq9") -> bool:
     documented default (with the library's note saying why) was stored instead."""
     from lacrima import feedback as fb
     from lacrima.web.clinic.archive import symptom_archive
+    from lacrima.web.clinic.evaluate import clinic_settings
     from lacrima.web.clinic.models import ExpectedRecoveryFit
 
     study = Study.objects.get(pk=study_id)
+    rules = fb.load_rules(overrides=clinic_settings(study).rule_overrides or None)
     archive = symptom_archive(study)
-    fitted = fb.fit_expected_recovery(archive, instrument)
+    fitted = fb.fit_expected_recovery(
+        archive, instrument, min_clients=int(rules["not-on-track"]["min_archive_clients"])
+    )
     ExpectedRecoveryFit.objects.create(
         study=study,
         instrument=instrument,
-        payload={} if fitted.is_default else fitted.to_dict(),
+        payload=fitted.to_dict(),
         is_default=bool(fitted.is_default),
-        note=str(getattr(fitted, "note", "") or ""),
+        note=str(fitted.note),
         n_clients=int(archive["client_id"].nunique()) if len(archive) else 0,
     )
     return not fitted.is_default

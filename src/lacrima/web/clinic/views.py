@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+from lacrima.errors import DataError
 from lacrima.web import access
 from lacrima.web.audit.log import record
 from lacrima.web.clinic import charts
@@ -75,7 +76,13 @@ def client_page(request: HttpRequest, slug: str, code: str) -> HttpResponse:
     client = access.get_client_for_therapist(request, study, code)
     from lacrima.web.clinic.evaluate import evaluate_client
 
-    ev = evaluate_client(client)
+    alerts_qs = Alert.objects.filter(client=client)
+    try:
+        ev = evaluate_client(client)
+    except DataError as exc:  # stored answers that the instruments reject: say which, never a 500
+        record(request, "read", client, view="clinic_client", problem=str(exc)[:500])
+        ctx = {"study": study, "client": client, "problem": str(exc), "alerts": list(alerts_qs)}
+        return render(request, "clinic/client_problem.html", ctx, status=422)
     alerts = list(
         Alert.objects.filter(client=client).select_related("acknowledged_by").prefetch_related("notes")
     )
