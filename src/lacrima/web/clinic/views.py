@@ -81,8 +81,8 @@ def client_page(request: HttpRequest, slug: str, code: str) -> HttpResponse:
         ev = evaluate_client(client)
     except DataError as exc:  # stored answers that the instruments reject: say which, never a 500
         record(request, "read", client, view="clinic_client", problem=str(exc)[:500])
-        ctx = {"study": study, "client": client, "problem": str(exc), "alerts": list(alerts_qs)}
-        return render(request, "clinic/client_problem.html", ctx, status=422)
+        problem = {"study": study, "client": client, "problem": str(exc), "alerts": list(alerts_qs)}
+        return render(request, "clinic/client_problem.html", problem, status=422)
     alerts = list(
         Alert.objects.filter(client=client).select_related("acknowledged_by").prefetch_related("notes")
     )
