@@ -17,6 +17,7 @@ __all__ = [
     "LacrimaWarning",
     "MissingDataWarning",
     "Problem",
+    "SingularDataWarning",
     "SingularFitWarning",
     "SmallSampleWarning",
 ]
@@ -76,6 +77,11 @@ class ConvergenceWarning(LacrimaWarning):
 class SingularFitWarning(LacrimaWarning):
     """A mixed model's random-effects covariance is on the boundary (a variance of 0 or a correlation of
     +-1)."""
+
+
+class SingularDataWarning(LacrimaWarning):
+    """A matrix an estimate needs is singular (fewer complete cases than items, an item that is a linear
+    combination of others), so that estimate is NaN while the rest of the result stands."""
 
 
 class SmallSampleWarning(LacrimaWarning):

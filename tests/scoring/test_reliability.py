@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lacrima.errors import DataError, LacrimaWarning
+from lacrima.errors import DataError, LacrimaWarning, SingularDataWarning
 from lacrima.instruments import load_instrument
 from lacrima.scoring import ReliabilityResult, reliability
 from lacrima.scoring._reliability import fit_one_factor
@@ -199,5 +199,18 @@ def test_it_warns_about_a_heywood_case() -> None:
 def test_it_reports_a_singular_covariance_matrix() -> None:
     df = pd.DataFrame({"a": [1.0, 2, 3, 4, 5], "b": [2.0, 1, 4, 3, 5]})
     df["c"] = df["a"] + df["b"]
-    with pytest.raises(DataError, match="singular"):
-        reliability(df, ["a", "b", "c"])
+    with pytest.warns(SingularDataWarning, match="linear combination"):
+        res = reliability(df, ["a", "b", "c"])
+    assert np.isnan(res.omega_total) and np.isfinite(res.alpha)
+    assert res.item_total["loading"].isna().all()
+
+
+def test_it_gives_omega_nan_with_a_warning_on_five_rows() -> None:
+    """Five respondents and eight items: omega cannot be fitted; alpha still is, no LinAlgError."""
+    rng = np.random.default_rng(5)
+    df = pd.DataFrame(rng.integers(1, 6, size=(5, 8)).astype(float), columns=[f"x{i}" for i in range(8)])
+    with pytest.warns(SingularDataWarning, match="only 5 complete cases for 8 items"):
+        res = reliability(df, list(df.columns), scale=(1, 5))
+    assert np.isnan(res.omega_total) and res.n == 5
+    expected_alpha = 8 / 7 * (1 - df.var().sum() / df.sum(axis=1).var())
+    assert res.alpha == pytest.approx(expected_alpha, rel=1e-12)

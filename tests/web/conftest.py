@@ -13,6 +13,23 @@ from lacrima.web.accounts.models import Membership
 from lacrima.web.studies.models import Client, ConsentVersion, Invitation, Site, Study
 
 
+def verified_login(user: User, client: HttpClient | None = None) -> HttpClient:
+    """``force_login`` plus a passed second factor: the session holds a confirmed TOTP device's id, as
+    after a real sign-in (tests/web/test_accounts.py signs in through the real pages)."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    c = client or HttpClient()
+    c.force_login(user)
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
+        user=user, name="test", confirmed=True
+    )
+    session = c.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return c
+
+
 @dataclass
 class World:
     study: Study
@@ -27,9 +44,8 @@ class World:
     other_client: Client
 
     def login(self, user: User) -> HttpClient:
-        c = HttpClient()
-        c.force_login(user)
-        return c
+        """A client signed in as ``user`` with the second factor passed (see ``verified_login``)."""
+        return verified_login(user)
 
     def invite(
         self,
@@ -88,3 +104,25 @@ def world(db: None) -> World:
         client,
         other,
     )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _flush_past_the_audit_triggers():
+    """Tests that commit (live_server, transaction=True) end with Django's flush, which empties every
+    table; the audit table's triggers refuse that, so they are lifted for the flush alone."""
+    from django.db.backends.base.operations import BaseDatabaseOperations
+
+    from lacrima.web.audit import triggers
+
+    original = BaseDatabaseOperations.execute_sql_flush
+
+    def flush(self: BaseDatabaseOperations, sql_list: list[str]) -> None:
+        triggers.remove(self.connection)
+        try:
+            original(self, sql_list)
+        finally:
+            triggers.install(self.connection)
+
+    BaseDatabaseOperations.execute_sql_flush = flush  # type: ignore[method-assign]
+    yield
+    BaseDatabaseOperations.execute_sql_flush = original  # type: ignore[method-assign]

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from lacrima.cli._clinic import register as register_clinic
 from lacrima.cli._consortium import register as register_consortium
+from lacrima.cli._ops import register as register_ops
 from lacrima.errors import DataError
 
 if TYPE_CHECKING:
@@ -152,7 +153,7 @@ def demo(
         f"Clinic:   {n_clients} clients, {n_sessions} sessions; accounts and passwords in {credentials}; "
         "the server's worker computes scores and alerts in its first minute"
     )
-    console.print(f"Open it:  lacrima serve --data {out}  (http://127.0.0.1:8000/, log in as demo-therapist)")
+    console.print(f"Open it:  LACRIMA_DEMO=1 lacrima serve --data {out}  (log in as demo-therapist)")
 
 
 def _summary(report: object) -> None:
@@ -216,55 +217,81 @@ def import_(
     source: Annotated[
         Path, typer.Argument(help="CSV, TSV, Excel, SPSS .sav, Parquet, REDCap or Qualtrics file.")
     ],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write (.csv, .sav or .parquet).")],
-    fmt: Annotated[str, typer.Option("--format", help="auto, redcap or qualtrics.")] = "auto",
-    dictionary: Annotated[Path | None, typer.Option(help="REDCap data dictionary (CSV).")] = None,
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Where to write (.csv, .sav, .parquet or .xlsx); further tables (sessions, repeating "
+            "instruments) go beside it as <name>.<table>.<ext>.",
+        ),
+    ],
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="auto (tell REDCap, Qualtrics and plain tables apart), table, redcap or qualtrics.",
+        ),
+    ] = "auto",
+    dictionary: Annotated[
+        Path | None, typer.Option(help="REDCap data dictionary (CSV); implies --format redcap.")
+    ] = None,
     mapping: Annotated[Path | None, typer.Option(help="YAML mapping of source columns to items.")] = None,
     instrument: Annotated[
         list[str] | None, typer.Option(help="Instrument ids to check answers against.")
     ] = None,
     missing_code: Annotated[
-        list[str] | None, typer.Option(help="Codes meaning 'no answer' (e.g. -99, UNK); repeat for several.")
+        list[str] | None,
+        typer.Option(
+            help="Codes meaning 'no answer': repeat for several (--missing-code -99 --missing-code UNK) or "
+            "give REDCap's form ('UNK, Unknown | NASK, Not asked')."
+        ),
     ] = None,
+    sheet: Annotated[
+        str | None, typer.Option(help="Excel: the sheet to read (a name, or a position counted from 0).")
+    ] = None,
+    encoding: Annotated[
+        str | None, typer.Option(help="Text files: the encoding (e.g. cp1255); default: detected.")
+    ] = None,
+    session_instrument: Annotated[
+        str | None, typer.Option(help="REDCap: the repeating instrument that holds session check-ins.")
+    ] = None,
+    drop_identifiers: Annotated[
+        bool,
+        typer.Option(
+            help="REDCap: leave out fields the dictionary flags as identifiers (Qualtrics exports always "
+            "lose IP address, name, e-mail and location)."
+        ),
+    ] = False,
 ) -> None:
-    """Import a file into lacrima's respondent table, checking every answer, and write it with a codebook."""
-    from lacrima.io import read_qualtrics, read_redcap, read_table, write_table
+    """Import a file into lacrima's tables, checking every answer, and write each with a codebook."""
+    from lacrima.io import read_export, write_result
 
     try:
-        if fmt == "redcap":
-            if dictionary is None:
-                raise DataError("a REDCap import needs --dictionary (the project's data dictionary CSV)")
-            result = read_redcap(
-                source,
-                dictionary,
-                mapping=mapping,
-                instruments=instrument,
-                missing_codes=missing_code or None,
-            )
-        elif fmt == "qualtrics":
-            codes = [_number_or_text(c) for c in missing_code] if missing_code else [-99]
-            result = read_qualtrics(source, mapping=mapping, instruments=instrument, missing=codes)
-        elif fmt == "auto":
-            codes = [_number_or_text(c) for c in missing_code or []]
-            result = read_table(source, mapping=mapping, instruments=instrument, missing=codes)
-        else:
-            raise DataError(f"--format must be auto, redcap or qualtrics, not {fmt!r}")
-        written = write_table(result.data, out, codebook=result.codebook)
+        result = read_export(
+            source,
+            format=fmt,
+            dictionary=dictionary,
+            mapping=mapping,
+            instruments=instrument,
+            missing=missing_code or None,
+            session_instrument=session_instrument,
+            drop_identifiers=drop_identifiers,
+            sheet=sheet,
+            encoding=encoding,
+        )
+        written = write_result(result, out)
     except DataError as exc:
         _fail(exc)
         return
     for note in result.notes:
         console.print(f"note: {note}", highlight=False)
-    console.print(
-        f"{len(result.data):,} rows, {len(result.data.columns)} columns -> {', '.join(map(str, written))}"
-    )
-
-
-def _number_or_text(code: str) -> float | str:
-    try:
-        return float(code)
-    except ValueError:
-        return code
+    for reason, n in result.excluded.items():
+        console.print(f"excluded: {n:,} rows ({reason})", highlight=False)
+    for name, frame, _ in result.all_tables():
+        label = "main table" if name is None else f"table {name}"
+        console.print(f"{label}: {len(frame):,} rows, {len(frame.columns)} columns", highlight=False)
+    console.print(f"-> {', '.join(map(str, written))}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -299,6 +326,7 @@ def score(
 
 
 register_consortium(app)
+register_ops(app)
 
 
 def main() -> None:
@@ -320,8 +348,12 @@ def _django_setup(data: Path | None) -> None:
         os.environ["LACRIMA_DATA_DIR"] = str(data)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lacrima.web.settings")
     import django
+    from django.core.exceptions import ImproperlyConfigured
 
-    django.setup()
+    try:
+        django.setup()
+    except ImproperlyConfigured as exc:  # a refused setting: one line saying what to do, no traceback
+        _fail(exc)
 
 
 @app.command()
@@ -339,11 +371,11 @@ def serve(
         bool, typer.Option(help="Also run a background worker (default in development; see lacrima worker).")
     ] = True,
 ) -> None:
-    """Serve the web app: apply migrations, then start a production server (gunicorn)."""
+    """Serve the web app: apply migrations, then become a production server (gunicorn)."""
     import os
-    import subprocess
 
     from django.core.management import call_command
+    from django.db import connections
 
     _django_setup(data)
     call_command("migrate", interactive=False, verbosity=0)
@@ -372,7 +404,12 @@ def serve(
         str(threads),
         *(["--access-logfile", "-"] if access_log else []),
     ]
-    subprocess.run(cmd, check=False, env=os.environ.copy())
+    # exec, not a child process: gunicorn takes this process's id, so SIGTERM or SIGINT sent to
+    # `lacrima serve` (by systemd, docker or a shell) reaches gunicorn's arbiter and stops the server
+    connections.close_all()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, cmd)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

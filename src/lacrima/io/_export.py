@@ -7,6 +7,7 @@ place only when complete, so a failed export leaves no half-written file (and ke
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import hmac
 import os
@@ -42,20 +43,30 @@ DIRECT_IDENTIFIERS = frozenset(
 def _atomic_paths(targets: Iterable[Path]) -> Iterator[list[Path]]:
     """Temporary paths beside each target; renamed onto the targets only if the block succeeds."""
     targets = list(targets)
+    for target in targets:
+        if target.is_dir():
+            raise DataError(f"cannot write {target}: it is a folder; choose another name")
     temps: list[Path] = []
     try:
-        for target in targets:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix, dir=target.parent)
-            os.close(fd)
-            temps.append(Path(name))
+        try:
+            for target in targets:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                fd, name = tempfile.mkstemp(
+                    prefix=f".{target.name}.", suffix=target.suffix, dir=target.parent
+                )
+                os.close(fd)
+                temps.append(Path(name))
+        except OSError as exc:
+            raise DataError(f"cannot write {exc.filename or targets[0]}: {exc.strerror or exc}") from exc
         yield temps
-    except BaseException:
+        for tmp, target in zip(temps, targets, strict=True):
+            try:
+                os.replace(tmp, target)
+            except OSError as exc:
+                raise DataError(f"cannot write {target}: {exc.strerror or exc}") from exc
+    finally:
         for tmp in temps:
             tmp.unlink(missing_ok=True)
-        raise
-    for tmp, target in zip(temps, targets, strict=True):
-        os.replace(tmp, target)
 
 
 def _codebook_for(df: pd.DataFrame, codebook: Codebook | None) -> Codebook:
@@ -63,23 +74,64 @@ def _codebook_for(df: pd.DataFrame, codebook: Codebook | None) -> Codebook:
     return book.restricted(df.columns)
 
 
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def _safe_cell(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(_FORMULA_PREFIXES) and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``df`` that is safe to open in a spreadsheet (OWASP's rule against CSV injection).
+
+    Every text cell and column name that begins with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+    return gets a leading single quote, so Excel, LibreOffice and Google Sheets show it as text instead of
+    running it as a formula (``=HYPERLINK(...)``, ``+cmd|' /C calc'!A0``). Numbers stay numbers: numeric
+    columns are untouched, and so is text that is a plain number such as ``-3`` or ``+1.5``. Every CSV and
+    Excel writer of lacrima, the web exports included, writes through this function.
+
+    >>> neutralise_formulas(pd.DataFrame({"a": ["=1+1", "ok", "-2"], "n": [-1, 2, 3]}))["a"].tolist()
+    ["'=1+1", 'ok', '-2']
+    """
+    out = df.copy()
+    for col in out.columns:
+        if not (pd.api.types.is_numeric_dtype(out[col]) or pd.api.types.is_datetime64_any_dtype(out[col])):
+            out[col] = out[col].astype(object).map(_safe_cell, na_action="ignore")
+    out.columns = pd.Index([_safe_cell(c) for c in out.columns])
+    return out
+
+
 def _write_csv(df: pd.DataFrame, path: Path, codebook: Codebook) -> list[Path]:
     targets = [path, path.with_suffix(".codebook.json"), path.with_suffix(".codebook.csv")]
     with _atomic_paths(targets) as (tmp_data, tmp_json, tmp_csv):
-        df.to_csv(tmp_data, index=False, encoding="utf-8")
+        # CRLF line ends (RFC 4180) make the csv module quote any cell holding a carriage return, which a
+        # spreadsheet would otherwise read as a line break followed by a formula
+        neutralise_formulas(df).to_csv(tmp_data, index=False, encoding="utf-8", lineterminator="\r\n")
         tmp_json.write_text(codebook.to_json(), encoding="utf-8")
-        codebook.to_frame().to_csv(tmp_csv, index=False, encoding="utf-8")
+        book = neutralise_formulas(codebook.to_frame())
+        book.to_csv(tmp_csv, index=False, encoding="utf-8", lineterminator="\r\n")
     return targets
 
 
 def _sav_frame(df: pd.DataFrame) -> pd.DataFrame:
-    out = {}
+    out: dict[str, pd.Series] = {}
     for col in df.columns:
         s = df[col]
         if pd.api.types.is_bool_dtype(s):
             out[col] = s.astype("float64")
         elif pd.api.types.is_numeric_dtype(s) or pd.api.types.is_datetime64_any_dtype(s):
             out[col] = s
+        elif _temporal(s):
+            # SPSS DATE, TIME and DATETIME variables: pyreadstat writes date, time and datetime64 values as
+            # such, where text would turn them into strings.
+            filled = s.dropna()
+            if all(isinstance(v, (pd.Timestamp, dt.datetime)) for v in filled):
+                out[col] = pd.to_datetime(s)
+            else:
+                out[col] = s.astype(object).where(s.notna(), None)
         else:
             out[col] = s.map(
                 lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA else str(v)
@@ -87,14 +139,38 @@ def _sav_frame(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=df.index)
 
 
+def _temporal(s: pd.Series) -> bool:
+    """An object column whose values are all dates, all times or all date-times (and at least one)."""
+    filled = s.dropna()
+    if filled.empty:
+        return False
+    kinds = {
+        "datetime" if isinstance(v, (pd.Timestamp, dt.datetime)) else type(v).__name__
+        for v in filled.to_numpy(dtype=object)
+    }
+    return len(kinds) == 1 and kinds <= {"datetime", "date", "time"}
+
+
+def _spss_name(name: str) -> bool:
+    """SPSS's rule: a letter (of any script) or @ first, then letters, digits and ``_.@#$``, 64 bytes in
+    UTF-8 at most, not ending in a full stop."""
+    return (
+        bool(name)
+        and (name[0].isalpha() or name[0] == "@")
+        and all(ch.isalnum() or ch in "_.@#$" for ch in name)
+        and not name.endswith(".")
+        and len(name.encode("utf-8")) <= 64
+    )
+
+
 def _write_sav(df: pd.DataFrame, path: Path, codebook: Codebook) -> list[Path]:
     import pyreadstat
 
-    bad = [c for c in df.columns if not re.fullmatch(r"[A-Za-z@][A-Za-z0-9_.@#$]{0,63}", str(c))]
+    bad = [c for c in df.columns if not _spss_name(str(c))]
     if bad:
         raise DataError(
             f"SPSS variable names must start with a letter and hold only letters, digits and _.@#$ "
-            f"(64 at most); rename {bad} before writing {path}"
+            f"(64 bytes at most); rename {bad} before writing {path}"
         )
     frame = _sav_frame(df)
     value_labels: dict[str, dict[int | float, str]] = {}
@@ -131,8 +207,8 @@ def _write_parquet(df: pd.DataFrame, path: Path, codebook: Codebook) -> list[Pat
 
 def _write_xlsx(df: pd.DataFrame, path: Path, codebook: Codebook) -> list[Path]:
     with _atomic_paths([path]) as (tmp,), pd.ExcelWriter(tmp, engine="openpyxl") as writer:
-        df.to_excel(writer, sheet_name="data", index=False)
-        codebook.to_frame().to_excel(writer, sheet_name="codebook", index=False)
+        neutralise_formulas(df).to_excel(writer, sheet_name="data", index=False)
+        neutralise_formulas(codebook.to_frame()).to_excel(writer, sheet_name="codebook", index=False)
     return [path]
 
 

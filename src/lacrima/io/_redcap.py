@@ -14,9 +14,10 @@ import pandas as pd
 from lacrima.errors import DataError, Problem
 from lacrima.io._pipeline import fmt_value, is_blank, prepare_table, raise_problems, row_label, value_key
 from lacrima.io._result import Codebook, ImportResult
-from lacrima.io._tabular import InstrumentsLike, MappingLike, frame_from_rows, make_context, read_delimited
+from lacrima.io._tabular import InstrumentsLike, MappingLike, frame_from_rows, make_context
+from lacrima.io._text import read_rows
 
-__all__ = ["parse_choices", "read_redcap"]
+__all__ = ["REDCAP_SYSTEM_COLUMNS", "parse_choices", "parse_missing_codes", "read_redcap"]
 
 #: Data dictionary headers as the Designer's CSV download writes them, and as the API's metadata export does.
 _DICT_HEADERS = {
@@ -29,9 +30,10 @@ _DICT_HEADERS = {
         "Text Validation Type OR Show Slider Number",
         "text_validation_type_or_show_slider_number",
     ),
+    "identifier": ("Identifier?", "identifier"),
 }
 _REQUIRED = ("name", "form", "type", "label", "choices")
-_SYSTEM = (
+REDCAP_SYSTEM_COLUMNS = _SYSTEM = (
     "redcap_event_name",
     "redcap_repeat_instrument",
     "redcap_repeat_instance",
@@ -56,6 +58,12 @@ class Field:
     label: str
     choices: tuple[tuple[str, str], ...]
     validation: str
+    identifier: bool = False
+
+    @property
+    def decimal_comma(self) -> bool:
+        """A "Number (comma as decimal)" field: REDCap exports its values as ``1,54``."""
+        return self.type == "text" and self.validation.endswith("comma_decimal")
 
     @property
     def is_numeric(self) -> bool:
@@ -100,8 +108,8 @@ def _strip_html(text: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", text)).strip()
 
 
-def _read_dictionary(path: Path) -> list[Field]:
-    parsed = read_delimited(path, ",")
+def _read_dictionary(path: Path, encoding: str | None = None) -> tuple[list[Field], list[str]]:
+    parsed = read_rows(path, encoding=encoding)
     header = [h.strip() for h in parsed.rows[0]]
     where: dict[str, int] = {}
     for key, names in _DICT_HEADERS.items():
@@ -132,23 +140,51 @@ def _read_dictionary(path: Path) -> list[Field]:
             choices = (("1", "Yes"), ("0", "No"))
         elif ftype == "truefalse":
             choices = (("1", "True"), ("0", "False"))
+        validation = cell("validation")
         fields.append(
-            Field(cell("name"), cell("form"), ftype, _strip_html(cell("label")), choices, cell("validation"))
+            Field(
+                cell("name"),
+                cell("form"),
+                ftype,
+                _strip_html(cell("label")),
+                choices,
+                "" if validation == "NA" else validation,
+                cell("identifier").lower() in ("y", "yes", "1"),
+            )
         )
     if not fields:
         raise DataError(f"{path} is a data dictionary without fields")
+    field_names = [f.name for f in fields]
+    for name in sorted({n for n in field_names if field_names.count(n) > 1}):
+        problems.append(
+            Problem(f"the dictionary defines field {name!r} {field_names.count(name)} times", column=name)
+        )
     raise_problems(problems, str(path))
-    return fields
+    return fields, parsed.notes
 
 
-def _parse_missing_codes(codes: str | Mapping[str, str] | Iterable[str] | None) -> dict[str, str]:
+def parse_missing_codes(codes: str | Mapping[str, str] | Iterable[Any] | None) -> dict[str, str]:
+    """Missing-data codes as ``{code: label}``.
+
+    ``codes`` is REDCap's form as the project settings show it (``"UNK, Unknown | NASK, Not asked"``), a
+    ``{code: label}`` dict, or a list of codes each of which may itself be in REDCap's form (a code
+    without a label is its own label): ``["-99", "UNK, Unknown | NASK, Not asked"]`` gives three codes.
+    """
     if codes is None:
         return {}
-    if isinstance(codes, str):
-        return {code: label for code, label in parse_choices(codes)}
     if isinstance(codes, Mapping):
-        return {str(k): str(v) for k, v in codes.items()}
-    return {str(c): str(c) for c in codes}
+        return {str(k).strip(): str(v) for k, v in codes.items()}
+    items = [codes] if isinstance(codes, str) else list(codes)
+    out: dict[str, str] = {}
+    for item in items:
+        if not isinstance(item, str):
+            out[fmt_value(item).strip("'")] = fmt_value(item).strip("'")
+            continue
+        for part in item.split("|"):
+            code, sep, label = part.partition(",")
+            if code.strip():
+                out[code.strip()] = label.strip() if sep and label.strip() else code.strip()
+    return out
 
 
 def _codebook(fields: list[Field], forms: list[str], missing: Mapping[str, str]) -> Codebook:
@@ -162,6 +198,11 @@ def _codebook(fields: list[Field], forms: list[str], missing: Mapping[str, str])
                 col = checkbox_column(f.name, code)
                 labels[col] = f"{f.label}: {text}"
                 values[col] = {0: "Unchecked", 1: "Checked"}
+            for code, text in missing.items():
+                col = checkbox_column(f.name, code)
+                if col not in labels:
+                    labels[col] = f"{f.label}: {text} (missing-data code {code})"
+                    values[col] = {0: "Unchecked", 1: "Checked"}
             continue
         labels[f.name] = f.label
         if f.choices:
@@ -180,6 +221,9 @@ def read_redcap(
     instruments: InstrumentsLike = None,
     missing_codes: str | Mapping[str, str] | Iterable[str] | None = None,
     session_instrument: str | None = None,
+    drop_identifiers: bool = False,
+    encoding: str | None = None,
+    sheet: str | int | None = None,
 ) -> ImportResult:
     """Read a REDCap records export (CSV, raw values) with its data dictionary.
 
@@ -204,6 +248,13 @@ def read_redcap(
     session_instrument
         The repeating instrument that holds session check-ins: its rows become ``.sessions`` (record id
         as ``client_id``, repeat instance as ``session``).
+    drop_identifiers
+        Leave out the fields the dictionary flags as identifiers ("Identifier?" = y). By default they are
+        kept and named in the notes.
+    encoding
+        The encoding of the data and dictionary files (default: detected, see :func:`read_table`).
+    sheet
+        When the records were saved as an Excel workbook: the sheet that holds them.
 
     Returns
     -------
@@ -211,16 +262,25 @@ def read_redcap(
         ``.data`` has one row per record (per event in longitudinal projects) with the non-repeating
         forms; each other repeating instrument is a long table in ``.tables`` keyed by instrument name.
         ``.codebook`` holds field labels, choice labels, checkbox labels and the ``<form>_complete``
-        codes (0 Incomplete, 1 Unverified, 2 Complete).
+        codes (0 Incomplete, 1 Unverified, 2 Complete); ``.table_codebooks`` those of the other tables.
+
+    Notes
+    -----
+    "Number (comma as decimal)" fields (validation ``number_comma_decimal``, ``number_1dp_comma_decimal``
+    ...) are exported as ``1,54``; they are read as numbers. A checkbox column for one of the project's
+    missing-data codes (``gym___unk``) is read as 0/1 with a codebook label even when the codes are not
+    passed. A header naming a column twice is refused (keeping one would lose the other's values). The
+    files may be comma-, semicolon- or tab-separated, in any encoding :func:`read_table` understands, or
+    ``.xlsx`` workbooks.
     """
     data_path, dict_path = Path(data_csv), Path(dictionary_csv)
     for p in (data_path, dict_path):
         if not p.exists():
             raise DataError(f"{p} does not exist")
-    fields = _read_dictionary(dict_path)
+    fields, dict_notes = _read_dictionary(dict_path, encoding)
     record_id = fields[0].name
     forms = list(dict.fromkeys(f.form for f in fields))
-    codes = _parse_missing_codes(missing_codes)
+    codes = parse_missing_codes(missing_codes)
     by_column: dict[str, Field] = {}
     form_of: dict[str, str] = {}
     for f in fields:
@@ -237,8 +297,9 @@ def read_redcap(
         form_of[f"{form}_complete"] = form
         form_of[f"{form}_timestamp"] = form
 
-    parsed = read_delimited(data_path, ",")
+    parsed = read_rows(data_path, encoding=encoding, sheet=sheet)
     header = [h.strip() for h in parsed.rows[0]]
+    coded_boxes = _missing_code_checkboxes(header, fields, by_column, form_of)
     if record_id not in header:
         raise DataError(
             f"{data_path} has no column {record_id!r}, the record id (first field of {dict_path}); "
@@ -260,6 +321,23 @@ def read_redcap(
     raise_problems(problems, str(data_path))
 
     ctx = make_context(str(data_path), mapping, instruments)
+    ctx.notes.extend([*dict_notes, *parsed.notes])
+    if coded_boxes:
+        ctx.notes.append(
+            "checkbox columns for missing-data codes read as 0/1 (1: the field was marked with that code): "
+            + ", ".join(coded_boxes)
+        )
+    identifiers = [f.name for f in fields if f.identifier and f.name != record_id and f.name in header]
+    if identifiers and drop_identifiers:
+        raw = raw.drop(columns=identifiers)
+        header = [h for h in header if h not in identifiers]
+        ctx.notes.append(f"fields flagged as identifiers in the dictionary are left out: {identifiers}")
+    elif identifiers:
+        ctx.notes.append(
+            f"fields flagged as identifiers in the dictionary are kept: {identifiers}; leave them out with "
+            "drop_identifiers=True (--drop-identifiers) or pseudonymise the table before sharing it"
+        )
+    comma_fields: list[str] = []
     for source in ctx.mapping.columns:
         if source not in header:
             problems.append(
@@ -278,6 +356,10 @@ def read_redcap(
         for v in values[is_code]:
             hits[code_keys[value_key(v)]] = hits.get(code_keys[value_key(v)], 0) + 1
         values = values.mask(is_code, "")
+        if f.decimal_comma:
+            values, changed = _decimal_commas(values)
+            if changed:
+                comma_fields.append(col)
         raw[col] = values
         allowed: set[Any] | None = None
         if f.type == "checkbox":
@@ -305,8 +387,8 @@ def read_redcap(
             elif allowed is None and f.is_numeric and not isinstance(key, float):
                 problems.append(
                     Problem(
-                        f"{f.type} field has value {fmt_value(v)}, which is not a number (if it is one of "
-                        "the project's missing-data codes, pass it in missing_codes)",
+                        f"{f.type} field has value {fmt_value(v)}, which is not a number; "
+                        + _number_hint(f, v),
                         row=row_label(row),
                         column=col,
                     )
@@ -325,6 +407,10 @@ def read_redcap(
                             column=col,
                         )
                     )
+    if comma_fields:
+        ctx.notes.append(
+            f"decimal commas read as decimal points ('Number (comma as decimal)'): {comma_fields}"
+        )
     if hits:
         ctx.notes.append(
             "missing-data codes set to NaN: " + ", ".join(f"{n} x {c} ({codes[c]})" for c, n in hits.items())
@@ -333,7 +419,7 @@ def read_redcap(
         col for col, f in by_column.items() if f.type in ("text", "notes", "file", "sql") and not f.is_numeric
     ) | {record_id, "redcap_event_name", "redcap_repeat_instrument", "redcap_data_access_group"}
     ctx.text_columns = text_columns
-    codebook = _codebook(fields, forms, codes)
+    codebook = _codebook(fields, forms, codes).merged(_missing_code_labels(coded_boxes, by_column, codes))
 
     repeat = (
         raw["redcap_repeat_instrument"]
@@ -373,6 +459,7 @@ def read_redcap(
     data, book = prepare_table(main, main_ctx, codebook, problems)
 
     tables: dict[str, pd.DataFrame] = {}
+    table_books: dict[str, Codebook] = {}
     sessions: pd.DataFrame | None = None
     if session_instrument is not None and session_instrument not in repeating_forms:
         raise DataError(
@@ -396,12 +483,14 @@ def read_redcap(
         form_ctx.mapping = _restrict(
             replace(ctx.mapping, columns={**ctx.mapping.columns, **base}), part.columns
         )
-        table, _ = prepare_table(part, form_ctx, codebook, problems)
+        table, table_book = prepare_table(part, form_ctx, codebook, problems)
         table = table.reset_index(drop=True)
         if form == session_instrument:
             sessions = table
+            table_books["sessions"] = table_book
         else:
             tables[form] = table
+            table_books[form] = table_book
     raise_problems(problems, str(data_path))
     if repeating_forms:
         ctx.notes.append(f"repeating instruments read as long tables: {repeating_forms}")
@@ -412,7 +501,68 @@ def read_redcap(
         tables=tables,
         sessions=sessions,
         source=str(data_path),
+        table_codebooks=table_books,
     )
+
+
+def _missing_code_checkboxes(
+    header: list[str], fields: list[Field], by_column: dict[str, Field], form_of: dict[str, str]
+) -> list[str]:
+    """Columns such as ``gym___unk``: REDCap adds one per missing-data code to every checkbox field of a
+    project that defines such codes. They are registered as 0/1 columns of their field."""
+    boxes = [f for f in fields if f.type == "checkbox"]
+    found: list[str] = []
+    for col in header:
+        if col in by_column or col in form_of:
+            continue
+        for f in boxes:
+            if col.startswith(f"{f.name}___") and len(col) > len(f.name) + 3:
+                by_column[col] = f
+                form_of[col] = f.form
+                found.append(col)
+                break
+    return found
+
+
+def _missing_code_labels(
+    columns: list[str], by_column: Mapping[str, Field], codes: Mapping[str, str]
+) -> Codebook:
+    labels: dict[str, str] = {}
+    values: dict[str, dict[Any, str]] = {}
+    for col in columns:
+        f = by_column[col]
+        suffix = col[len(f.name) + 3 :]
+        known = [c for c in codes if checkbox_column(f.name, c) == col]
+        what = (
+            f"{codes[known[0]]} (missing-data code {known[0]})" if known else f"missing-data code {suffix!r}"
+        )
+        labels[col] = f"{f.label}: {what}"
+        values[col] = {0: "Unchecked", 1: "Checked"}
+    return Codebook(labels, values)
+
+
+_COMMA_NUMBER = re.compile(r"\s*-?\d+(,\d+)?\s*")
+
+
+def _decimal_commas(values: pd.Series) -> tuple[pd.Series, bool]:
+    """``"1,54"`` -> ``"1.54"`` in a "Number (comma as decimal)" field; other cells are left as they are."""
+
+    def fix(v: Any) -> Any:
+        if isinstance(v, str) and "," in v and _COMMA_NUMBER.fullmatch(v):
+            return v.replace(",", ".")
+        return v
+
+    fixed = values.map(fix)
+    return fixed, bool((fixed.astype(object) != values.astype(object)).any())
+
+
+def _number_hint(f: Field, value: Any) -> str:
+    if isinstance(value, str) and _COMMA_NUMBER.fullmatch(value):
+        return (
+            f"it has a decimal comma, but the dictionary validates the field as {f.validation!r}, not as "
+            "'Number (comma as decimal)'; download the dictionary of the same project, or correct the value"
+        )
+    return "if it is one of the project's missing-data codes, pass it in missing_codes"
 
 
 def _restrict(mapping: Any, columns: Iterable[str]) -> Any:

@@ -141,6 +141,8 @@ class ImportResult(Result):
         The session table, when the source holds session check-ins (REDCap repeating instrument).
     source
         The file the data came from.
+    table_codebooks
+        The codebook of each of ``.tables`` by the same name, and of ``.sessions`` as ``"sessions"``.
     """
 
     data: pd.DataFrame
@@ -150,11 +152,23 @@ class ImportResult(Result):
     tables: Mapping[str, pd.DataFrame] = field(default_factory=dict)
     sessions: pd.DataFrame | None = None
     source: str = ""
+    table_codebooks: Mapping[str, Codebook] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "excluded", MappingProxyType(dict(self.excluded)))
         object.__setattr__(self, "tables", MappingProxyType(dict(self.tables)))
+        object.__setattr__(self, "table_codebooks", MappingProxyType(dict(self.table_codebooks)))
         object.__setattr__(self, "notes", tuple(self.notes))
+
+    def all_tables(self) -> list[tuple[str | None, pd.DataFrame, Codebook]]:
+        """Every table the import produced with its codebook, as ``(name, table, codebook)``: the main
+        table first (name ``None``), then ``"sessions"`` (if any), then each of ``.tables``."""
+        out: list[tuple[str | None, pd.DataFrame, Codebook]] = [(None, self.data, self.codebook)]
+        if self.sessions is not None:
+            out.append(("sessions", self.sessions, self.table_codebooks.get("sessions", Codebook())))
+        for name, frame in self.tables.items():
+            out.append((name, frame, self.table_codebooks.get(name, Codebook())))
+        return out
 
     @property
     def n_excluded(self) -> int:

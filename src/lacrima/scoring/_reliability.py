@@ -12,7 +12,7 @@ import pandas as pd
 
 from lacrima import _dist
 from lacrima._results import Result
-from lacrima.errors import ConvergenceWarning, DataError, LacrimaWarning, Problem
+from lacrima.errors import ConvergenceWarning, DataError, LacrimaWarning, Problem, SingularDataWarning
 from lacrima.instruments import Instrument
 from lacrima.scoring._validate import as_instrument, item_values
 
@@ -238,6 +238,14 @@ def fit_one_factor(cov: np.ndarray, *, max_iter: int = _MAX_ITER) -> OneFactorFi
     return OneFactorFit(
         loadings=lam, residual_variances=psi, fmin=best.f / 2.0, converged=converged, heywood=heywood
     )
+
+
+def _positive_definite(cov: np.ndarray) -> bool:
+    try:
+        np.linalg.cholesky(cov)
+    except np.linalg.LinAlgError:
+        return False
+    return bool(np.linalg.slogdet(cov)[0] > 0)
 
 
 def _alpha(cov: np.ndarray) -> float:
@@ -490,8 +498,23 @@ def reliability(
     alpha_drop = np.array([_alpha(cov[np.ix_(ix, ix)]) for ix in keep]) if k > 2 else nan_k
     std_alpha_drop = np.array([_alpha(corr[np.ix_(ix, ix)]) for ix in keep]) if k > 2 else nan_k
 
-    if k >= 3:
-        fit = fit_one_factor(cov * (n - 1) / n)
+    ml_cov = cov * (n - 1) / n
+    if k >= 3 and not _positive_definite(ml_cov):
+        why = (
+            f"only {n} complete cases for {k} items"
+            if n <= k
+            else "an item is a linear combination of the others"
+        )
+        warnings.warn(
+            f"the items' covariance matrix is singular ({why}), so the one-factor model for omega cannot "
+            "be fitted: omega_total is NaN (alpha stands). Collect more complete cases or drop the "
+            "redundant item",
+            SingularDataWarning,
+            stacklevel=2,
+        )
+        lam, psi, omega = nan_k, nan_k, float("nan")
+    elif k >= 3:
+        fit = fit_one_factor(ml_cov)
         if not fit.converged:
             warnings.warn(
                 "the one-factor model for omega did not converge; omega_total may be wrong. Check for items "

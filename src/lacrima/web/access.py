@@ -1,11 +1,22 @@
 """Access rules, one helper per rule. Every view that touches client data goes through one of these.
 
 Each helper returns the object or raises Http404 (not 403), so that an outsider cannot even learn that a
-study, client or response exists. Denials are audit-logged.
+study, client or response exists. Every denial is audit-logged (action ``denied``, with what was asked for).
+
+The rules:
+
+- any role in a study: :func:`get_study_for_staff` (the study page);
+- study admin: :func:`get_study_for_admin` (sites, consent texts, the audit trail);
+- research scope: :func:`get_study_for_research` returns the study with the sites whose rows the user may
+  see (all for a study admin, their own for a site researcher) and denies everyone else; exports, the
+  report and enrolment use it, and the rows are filtered in the database query by those sites;
+- clients: :func:`visible_clients` (admins all, site researchers their sites', therapists their own) and
+  :func:`get_client_for_therapist` (the clinical dashboard: the treating therapist or a study admin).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -13,7 +24,7 @@ from django.http import Http404, HttpRequest
 
 from lacrima.web.accounts.models import Membership
 from lacrima.web.audit.log import record
-from lacrima.web.studies.models import Client, Invitation, Study, hash_token
+from lacrima.web.studies.models import Client, Invitation, Site, Study, hash_token
 
 Role = Membership.Role
 
@@ -38,8 +49,11 @@ def visible_studies(request: HttpRequest) -> QuerySet[Study]:
     return Study.objects.filter(memberships__user=request.user).distinct()
 
 
-def _deny(request: HttpRequest, what: str, ident: object, study_id: int | None = None) -> Http404:
-    record(request, "denied", object_type=what, object_id=str(ident), study_id=study_id)
+def _deny(
+    request: HttpRequest, what: str, ident: object, study_id: int | None = None, purpose: str | None = None
+) -> Http404:
+    detail = {"purpose": purpose} if purpose else {}
+    record(request, "denied", object_type=what, object_id=str(ident)[:64], study_id=study_id, **detail)
     return Http404("not found")
 
 
@@ -58,15 +72,42 @@ def get_study_for_admin(request: HttpRequest, slug: str) -> Study:
     return study
 
 
+def research_sites(request: HttpRequest, study: Study) -> QuerySet[Site]:
+    """The sites whose rows the user may see as a researcher: every site for a study admin, the sites of
+    their site-researcher memberships otherwise (none for a therapist or an outsider)."""
+    if is_study_admin(request, study):
+        return study.sites.all()
+    own = memberships(request, study).filter(role=Role.SITE_RESEARCHER, site__isnull=False)
+    return study.sites.filter(pk__in=own.values("site_id"))
+
+
+@dataclass(frozen=True)
+class ResearchScope:
+    """A study and the sites whose data the user may read (``whole_study`` for study admins)."""
+
+    study: Study
+    sites: QuerySet[Site]
+    whole_study: bool
+
+
+def get_study_for_research(request: HttpRequest, slug: str, purpose: str) -> ResearchScope:
+    """The study with the user's research sites, for exports, the report and enrolment (``purpose``
+    names which, for the audit trail). Study admins and site researchers pass; a therapist, an outsider
+    or an anonymous caller gets a 404 and an audit event."""
+    study = get_study_for_staff(request, slug)
+    admin = is_study_admin(request, study)
+    sites = research_sites(request, study)
+    if not admin and not sites.exists():
+        raise _deny(request, "studies.study", slug, study.pk, purpose=purpose)
+    return ResearchScope(study=study, sites=sites, whole_study=admin)
+
+
 def visible_clients(request: HttpRequest, study: Study) -> QuerySet[Client]:
     """Clients the user may see: admins all, site researchers their sites', therapists their own."""
     if is_study_admin(request, study):
         return study.clients.all()
-    ms = memberships(request, study)
-    site_ids = [m.site_id for m in ms if m.role == Role.SITE_RESEARCHER and m.site_id is not None]
-    is_therapist = any(m.role == Role.THERAPIST for m in ms)
-    cond = Q(site_id__in=site_ids)
-    if is_therapist:
+    cond = Q(site__in=research_sites(request, study))
+    if memberships(request, study).filter(role=Role.THERAPIST).exists():
         cond |= Q(therapist=request.user)
     return study.clients.filter(cond)
 
@@ -132,17 +173,6 @@ def get_alert_for_therapist(request: HttpRequest, alert_id: int) -> Any:
     if alert is None:
         raise _deny(request, "clinic.alert", alert_id)
     return alert
-
-
-def get_study_for_researcher(request: HttpRequest, slug: str) -> Study:
-    """The study, if the user may run analyses on it: a study admin, or a site researcher (own sites)."""
-    study = Study.objects.filter(slug=slug).first()
-    if study is not None and (
-        is_study_admin(request, study)
-        or memberships(request, study).filter(role=Role.SITE_RESEARCHER, site__isnull=False).exists()
-    ):
-        return study
-    raise _deny(request, "studies.study", slug, study.pk if study else None)
 
 
 def get_checkin_client_for_participant(token: str) -> Client:

@@ -21,6 +21,7 @@ from ninja.security import HttpBearer
 
 from lacrima.web.accounts.models import ApiToken
 from lacrima.web.audit.log import record
+from lacrima.web.participate.catalog import SUPPORTED
 from lacrima.web.participate.checkins import CheckinLink, link_for_token, save_checkin
 from lacrima.web.participate.pages import checkin_page, validate_page
 
@@ -75,6 +76,15 @@ def submit_checkin(request: HttpRequest, payload: CheckinIn) -> Status[Any]:
         return Status(422, {"detail": "idempotency_key must be 8 to 64 characters", "errors": {}})
     if not link.consented:
         return Status(403, {"detail": "the client has not consented (or has withdrawn)", "errors": {}})
+    if payload.language is not None and payload.language not in SUPPORTED:
+        shown = payload.language[:16] + ("..." if len(payload.language) > 16 else "")
+        return Status(
+            422,
+            {
+                "detail": f"language {shown!r} is not offered; use one of {', '.join(SUPPORTED)}",
+                "errors": {"language": "unknown language code"},
+            },
+        )
     if not 1 <= payload.session <= 500:
         return Status(
             422, {"detail": "session must be between 1 and 500", "errors": {"session": "out of range"}}
@@ -121,22 +131,12 @@ def export_table(request: HttpRequest, slug: str, table: str) -> Status[Any]:
     if table not in ("respondents", "sessions"):
         return Status(404, {"detail": "table must be respondents or sessions", "errors": {}})
     try:
-        study = access.get_study_for_staff(request, slug)
+        scope = access.get_study_for_research(request, slug, "export")
     except Http404:
         return Status(404, {"detail": "not found", "errors": {}})
-    is_admin = access.is_study_admin(request, study)
-    site_ids = [
-        m.site_id
-        for m in access.memberships(request, study)
-        if m.role == "site_researcher" and m.site_id is not None
-    ]
-    if not is_admin and not site_ids:
-        return Status(404, {"detail": "not found", "errors": {}})
-    respondents, sessions = study_tables(study)
+    study = scope.study
+    respondents, sessions = study_tables(study, scope.sites)
     frame = respondents if table == "respondents" else sessions
-    if not is_admin:
-        codes = set(study.sites.filter(pk__in=site_ids).values_list("code", flat=True))
-        frame = frame[frame["site"].isin(codes)]
     record(
         request, "export", study, study_id=study.pk, table=table, format="json", rows=len(frame), via="api"
     )

@@ -1,9 +1,11 @@
 """Django settings for lacrima's web app, read from the environment.
 
 Development (default): SQLite in ``LACRIMA_DATA_DIR`` (``./lacrima-data``), a secret key generated once
-and kept in that directory. Production (``LACRIMA_ENV=production``): ``LACRIMA_SECRET_KEY`` and
-``LACRIMA_ALLOWED_HOSTS`` are required and the app refuses to start without them. ``DATABASE_URL``
-(``postgresql://user:pass@host:5432/name``) selects PostgreSQL.
+and kept in that directory. Production (``LACRIMA_ENV=production``): ``LACRIMA_SECRET_KEY`` (strong: see
+lacrima.web.deploy) and ``LACRIMA_ALLOWED_HOSTS`` are required and the app refuses to start without them,
+and SQLite is refused unless ``LACRIMA_ALLOW_SQLITE=1``. ``DATABASE_URL``
+(``postgresql://user:pass@host:5432/name``) selects PostgreSQL. The data directory is created 0700, the
+SQLite database and the key 0600 (docs/security.md, deployment checklist).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 from django.core.exceptions import ImproperlyConfigured
 
+from lacrima.web import deploy
+
 BASE_DIR = Path(__file__).resolve().parent
 ENV = os.environ.get("LACRIMA_ENV", "development")
 PRODUCTION = ENV == "production"
@@ -24,13 +28,12 @@ DATA_DIR = Path(os.environ.get("LACRIMA_DATA_DIR", "lacrima-data")).resolve()
 def _secret_key() -> str:
     key = os.environ.get("LACRIMA_SECRET_KEY")
     if key:
-        return key
+        return deploy.check_secret_key(key) if PRODUCTION else key
     if PRODUCTION:
         raise ImproperlyConfigured(
-            "LACRIMA_SECRET_KEY is not set; production needs a long random secret key "
-            "(python -c 'import secrets; print(secrets.token_urlsafe(50))')"
+            f"LACRIMA_SECRET_KEY is not set; production needs a long random secret key ({deploy.GENERATE})"
         )
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    deploy.private_dir(DATA_DIR)
     path = DATA_DIR / "secret_key"
     if not path.exists():
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -55,7 +58,12 @@ def database_from_url(url: str) -> dict[str, object]:
             "OPTIONS": options,
         }
     if parsed.scheme == "sqlite":
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": unquote(parsed.path) or ":memory:"}
+        # the same locking as the embedded default: writers queue (IMMEDIATE, 20 s) instead of failing
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": unquote(parsed.path) or ":memory:",
+            "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
+        }
     raise ImproperlyConfigured(
         f"DATABASE_URL scheme {parsed.scheme!r} is not supported (postgresql or sqlite)"
     )
@@ -91,17 +99,30 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "lacrima.web.clinic",
+    # --- security: accounts (second factor, login throttling) and the API docs' packaged assets
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
+    "ninja",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # security: static files (no CDN), before all else
+    "lacrima.web.security.ResponseHeadersMiddleware",  # security: CSP and no-store on every page
+    "lacrima.web.security.RateLimitMiddleware",  # security: 429 + Retry-After on /p/ and /api/
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # security: request.user.is_verified()
+    "lacrima.web.security.SessionTimeoutMiddleware",  # security: idle and absolute session limits
+    "lacrima.web.security.SecondFactorMiddleware",  # security: staff pages need a verified second factor
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # security: lockout responses (keep last)
 ]
 
 ROOT_URLCONF = "lacrima.web.urls"
@@ -123,17 +144,36 @@ TEMPLATES = [
     }
 ]
 
+# Databases (hardening): PostgreSQL from DATABASE_URL; SQLite in a private data directory otherwise, which
+# production refuses unless LACRIMA_ALLOW_SQLITE=1.
 if os.environ.get("DATABASE_URL"):
     DATABASES = {"default": database_from_url(os.environ["DATABASE_URL"])}
 else:
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    deploy.private_dir(DATA_DIR)
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": DATA_DIR / "lacrima.sqlite3",
+            "NAME": deploy.private_file(DATA_DIR / "lacrima.sqlite3"),
             "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
         }
     }
+if PRODUCTION and DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    deploy.refuse_sqlite_in_production()
+
+# Every server error is logged with its traceback to standard error (hardening); the visitor sees 500.html.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {
+        "stderr": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr", "formatter": "plain"}
+    },
+    "loggers": {
+        "django.request": {"handlers": ["stderr"], "level": "ERROR", "propagate": False},
+        "django.security": {"handlers": ["stderr"], "level": "WARNING", "propagate": False},
+        "lacrima": {"handlers": ["stderr"], "level": os.environ.get("LACRIMA_LOG_LEVEL", "INFO")},
+    },
+}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [
@@ -175,6 +215,55 @@ LACRIMA_INVITATION_DAYS = int(os.environ.get("LACRIMA_INVITATION_DAYS", "30"))
 # site's address for links in those e-mails.
 TASKS = {"default": {"BACKEND": os.environ.get("LACRIMA_TASK_BACKEND", "django_tasks_db.DatabaseBackend")}}
 LACRIMA_SITE_URL = os.environ.get("LACRIMA_SITE_URL", "http://127.0.0.1:8000")
+# --- security: accounts and headers (issue 12, items 1-2). Every number comes from the environment.
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, str(default))
+    try:
+        return int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a whole number") from None
+
+
+def _env_rate(name: str, default: str) -> tuple[int, int]:
+    """A rate limit written ``COUNT/SECONDS`` (``60/60`` is 60 requests a minute)."""
+    raw = os.environ.get(name, default)
+    count, _, window = raw.partition("/")
+    if not (count.isdigit() and window.isdigit() and int(count) > 0 and int(window) > 0):
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a rate; write COUNT/SECONDS, e.g. 60/60")
+    return int(count), int(window)
+
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses locked-out accounts and addresses before the password
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Lock an account after LACRIMA_LOGIN_FAILURES wrong passwords from anywhere, and an address after as many
+# from it for any accounts, for LACRIMA_LOGIN_COOLOFF_MINUTES; answered 429 with Retry-After.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_FAILURE_LIMIT = _env_int("LACRIMA_LOGIN_FAILURES", 5)
+AXES_COOLOFF_TIME = _env_int("LACRIMA_LOGIN_COOLOFF_MINUTES", 15) / 60  # hours
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "lacrima.web.accounts.views.locked_out"
+AXES_VERBOSE = False  # failures and lockouts go to the audit log (lacrima.web.accounts.signals)
+OTP_TOTP_ISSUER = os.environ.get("LACRIMA_OTP_ISSUER", "lacrima")
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # the admin lists devices (to delete a lost one), never their keys
+# The demo's seeded staff accounts may skip the second factor only while LACRIMA_DEMO=1, never in
+# production; real accounts cannot (lacrima.web.accounts.models.StaffSecurity.demo_account).
+LACRIMA_DEMO = os.environ.get("LACRIMA_DEMO", "0") == "1"
+if LACRIMA_DEMO and PRODUCTION:
+    raise ImproperlyConfigured("LACRIMA_DEMO=1 is for the demo only; unset it in production")
+
+# Sessions: signed out after LACRIMA_SESSION_IDLE_MINUTES without a request (sliding) and after
+# LACRIMA_SESSION_MAX_HOURS in any case (lacrima.web.security.SessionTimeoutMiddleware).
+LACRIMA_SESSION_IDLE_SECONDS = 60 * _env_int("LACRIMA_SESSION_IDLE_MINUTES", 30)
+LACRIMA_SESSION_MAX_SECONDS = 3600 * _env_int("LACRIMA_SESSION_MAX_HOURS", 12)
+SESSION_COOKIE_AGE = LACRIMA_SESSION_MAX_SECONDS
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+
+# Password reset by e-mail: printed to the console in development, SMTP in production (the same
+# LACRIMA_EMAIL_* settings as the clinic's notifications).
 DEFAULT_FROM_EMAIL = os.environ.get("LACRIMA_FROM_EMAIL", "lacrima@localhost")
 if os.environ.get("LACRIMA_EMAIL_HOST"):
     EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
@@ -185,3 +274,20 @@ if os.environ.get("LACRIMA_EMAIL_HOST"):
     EMAIL_USE_TLS = os.environ.get("LACRIMA_EMAIL_TLS", "1") == "1"
 elif not PRODUCTION:  # production without LACRIMA_EMAIL_HOST uses Django's default: SMTP on localhost:25
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+PASSWORD_RESET_TIMEOUT = 60 * _env_int("LACRIMA_PASSWORD_RESET_MINUTES", 60)
+
+# Rate limits (COUNT/SECONDS, fixed windows counted in the database, so shared by every worker):
+# participant pages /p/ and the JSON API /api/, per client address and per token.
+LACRIMA_RATE_LIMITS = {
+    "participant:address": _env_rate("LACRIMA_RATE_PARTICIPANT_ADDRESS", "300/60"),
+    "participant:token": _env_rate("LACRIMA_RATE_PARTICIPANT_TOKEN", "120/60"),
+    "api:address": _env_rate("LACRIMA_RATE_API_ADDRESS", "300/60"),
+    "api:token": _env_rate("LACRIMA_RATE_API_TOKEN", "30/60"),
+    "reset:address": _env_rate("LACRIMA_RATE_PASSWORD_RESET", "5/900"),
+}
+
+# Static files (the pages' CSS and script, the admin's, Swagger UI's) are served by WhiteNoise from the
+# installed packages, so nothing comes from a CDN and `collectstatic` is optional.
+WHITENOISE_USE_FINDERS = True
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT.mkdir(mode=0o700, parents=True, exist_ok=True)

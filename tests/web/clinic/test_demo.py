@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import authenticate
+from django.contrib.auth.models import User
 from django_tasks_db.models import DBTaskResult
 
 from lacrima import feedback as fb
@@ -22,7 +22,8 @@ def test_it_seeds_a_clinic_with_every_alert_kind_and_working_credentials(tmp_pat
     assert names == ["demo-therapist", "demo-therapist-2", "demo-researcher"]
     for line in lines:
         name, password = line.split()
-        assert authenticate(username=name, password=password) is not None
+        user = User.objects.get(username=name)
+        assert user.check_password(password) and user.security.demo_account
     clients = list(clinic.study.clients.order_by("code"))
     assert len(clients) == 8 and {c.therapist.username for c in clients} == {
         "demo-therapist",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 
@@ -51,3 +53,47 @@ class ApiToken(models.Model):
         token = "lcr_" + secrets.token_urlsafe(32)
         obj = cls.objects.create(user=user, name=name, token_hash=hashlib.sha256(token.encode()).hexdigest())
         return obj, token
+
+
+class StaffSecurity(models.Model):
+    """Per-account security state: a forced password change, and the demo's exemption from 2FA.
+
+    ``demo_account`` skips the second factor only while ``LACRIMA_DEMO=1`` (refused in production), so a
+    real account marked by mistake still has to use its second factor.
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="security")
+    must_change_password = models.BooleanField(
+        default=False, help_text="Asked to choose a new password before any other page"
+    )
+    demo_account = models.BooleanField(
+        default=False,
+        help_text="A seeded demo account: no second factor while LACRIMA_DEMO=1 (never in production)",
+    )
+    password_changed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "staff security"
+        verbose_name_plural = "staff security"
+
+    def __str__(self) -> str:
+        return f"security of {self.user}"
+
+    @classmethod
+    def of(cls, user: Any) -> StaffSecurity | None:
+        return cls.objects.filter(user_id=user.pk).first()
+
+
+class RateBucket(models.Model):
+    """One fixed-window request counter (rate limits shared by every server worker).
+
+    ``key`` is a scope plus a client address or a token's hash (never the token itself). On PostgreSQL the
+    table is UNLOGGED: a counter lost in a crash only forgives a few requests.
+    """
+
+    key = models.CharField(max_length=96, primary_key=True)
+    window_start = models.BigIntegerField(db_index=True)
+    count = models.IntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.count} since {self.window_start}"

@@ -33,7 +33,8 @@ def record(
         object_type = object_type or obj._meta.label_lower
         object_id = object_id if object_id is not None else obj.pk
         if study_id is None:
-            study_id = getattr(obj, "study_id", None)
+            is_study = object_type == "studies.study"
+            study_id = obj.pk if is_study else getattr(obj, "study_id", None)
     label = actor_label or (user.get_username() if authenticated and user is not None else "anonymous")
     return AuditEvent.objects.create(
         actor=user if authenticated else None,

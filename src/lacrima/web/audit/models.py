@@ -32,9 +32,26 @@ class AuditEvent(models.Model):
         SUBMIT = "submit"
         LOGIN = "login"
         DENIED = "denied"
+        # accounts (issue 12): sign-in, sign-out, throttling and the second factor
+        LOGOUT = "logout"
+        LOGIN_FAILED = "login_failed"
+        LOCKOUT = "lockout"
+        OTP_ENROLLED = "2fa_enrolled", "Second factor enrolled"
+        OTP_OK = "2fa_ok", "Second factor accepted"
+        OTP_FAILED = "2fa_failed", "Second factor refused"
+        PASSWORD_CHANGE = "password_change"
+        PASSWORD_RESET = "password_reset"
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    # no cascade and no constraint: deleting a user must not touch audit rows (the triggers refuse it)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
     actor_label = models.CharField(max_length=150, help_text="User name or 'participant:<client code>'")
     action = models.CharField(max_length=16, choices=Action.choices)
     object_type = models.CharField(max_length=64)

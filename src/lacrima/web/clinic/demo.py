@@ -23,7 +23,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from lacrima.web.accounts.models import Membership
+from lacrima.web.accounts.models import Membership, StaffSecurity
 from lacrima.web.participate.models import Consent, Response
 from lacrima.web.studies.models import Client, ConsentVersion, Invitation, Site, Study
 
@@ -174,10 +174,12 @@ def seed_demo_clinic(
         for name in ACCOUNTS:
             user, _ = User.objects.get_or_create(username=name, defaults={"email": f"{name}@example.org"})
             users[name] = user
+            # demo accounts may skip the second factor, only while LACRIMA_DEMO=1 (never in production)
+            StaffSecurity.objects.update_or_create(user=user, defaults={"demo_account": True})
         roles = [
             ("demo-therapist", site_tlv, Membership.Role.THERAPIST),
             ("demo-therapist-2", site_rome, Membership.Role.THERAPIST),
-            ("demo-researcher", site_tlv, Membership.Role.SITE_RESEARCHER),
+            ("demo-researcher", site_tlv, Membership.Role("site_researcher")),  # seeding, not an access check
         ]
         for name, site, role in roles:
             Membership.objects.get_or_create(user=users[name], study=study, site=site, role=role)

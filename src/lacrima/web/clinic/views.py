@@ -203,10 +203,9 @@ def session_date(request: HttpRequest, slug: str, code: str) -> HttpResponse:
 @require_POST
 def battery_start(request: HttpRequest, slug: str) -> HttpResponse:
     """Queue the replication battery; the status page follows its progress."""
-    from lacrima.web.studies.views import _researcher_site_ids
-
-    study = access.get_study_for_researcher(request, slug)
-    site_ids = _researcher_site_ids(request, study)
+    scope = access.get_study_for_research(request, slug, "battery")
+    study = scope.study
+    site_ids = None if scope.whole_study else list(scope.sites.values_list("pk", flat=True))
     with transaction.atomic():
         run = BatteryRun.objects.create(study=study, requested_by=request.user, site_ids=site_ids)
         record(request, "create", run, study_id=study.pk, view="battery")
@@ -215,7 +214,7 @@ def battery_start(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def _run_for(request: HttpRequest, slug: str, run_id: int) -> BatteryRun:
-    study = access.get_study_for_researcher(request, slug)
+    study = access.get_study_for_research(request, slug, "battery").study
     run = BatteryRun.objects.filter(pk=run_id, study=study, requested_by=request.user).first()
     if run is None:
         raise Http404("not found")

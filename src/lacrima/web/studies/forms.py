@@ -8,8 +8,9 @@ from django import forms
 from django.contrib.auth.models import User
 
 from lacrima.instruments import list_instruments, load_instrument
+from lacrima.web.accounts.models import Membership
 from lacrima.web.participate.catalog import SUPPORTED
-from lacrima.web.studies.models import Client, Site, Study
+from lacrima.web.studies.models import Client, Site, Study, validate_client_code
 
 LANG_CHOICES = [(c, c) for c in SUPPORTED]
 
@@ -80,10 +81,7 @@ class EnrolForm(forms.ModelForm):
 
     def clean_code(self) -> str:
         code = str(self.cleaned_data["code"]).strip()
-        if "@" in code or " " in code:
-            raise forms.ValidationError(
-                "Use a pseudonymous code (letters, digits, - or _), never a name or e-mail."
-            )
+        validate_client_code(code)  # URL-safe: the code is part of the client page's address
         if Client.objects.filter(study=self.study, code=code).exists():
             raise forms.ValidationError("This code is already enrolled in the study.")
         return code
@@ -100,4 +98,5 @@ class InvitationBatchForm(forms.Form):
 
 
 def therapist_users(study: Study) -> Any:
-    return User.objects.filter(memberships__study=study, memberships__role="therapist").distinct()
+    role = Membership.Role.THERAPIST
+    return User.objects.filter(memberships__study=study, memberships__role=role).distinct()

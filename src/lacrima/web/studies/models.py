@@ -7,6 +7,7 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
@@ -18,6 +19,13 @@ def hash_token(token: str) -> str:
 
 def new_token() -> str:
     return secrets.token_urlsafe(32)
+
+
+validate_client_code = RegexValidator(
+    r"^[A-Za-z0-9_-]+\Z",
+    "Use a pseudonymous code (letters, digits, - or _), never a name or e-mail.",
+    code="client_code",
+)
 
 
 class Study(models.Model):
@@ -82,7 +90,11 @@ class Client(models.Model):
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="clients")
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="clients")
-    code = models.CharField(max_length=32, help_text="Pseudonymous code; never a name or record number")
+    code = models.CharField(
+        max_length=32,
+        validators=[validate_client_code],
+        help_text="Pseudonymous code (letters, digits, - or _); never a name or record number",
+    )
     therapist = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="clients"
     )

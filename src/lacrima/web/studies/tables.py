@@ -10,9 +10,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from django.db.models import QuerySet
 
 from lacrima.web.participate.models import Response
-from lacrima.web.studies.models import Study
+from lacrima.web.studies.models import Site, Study
 
 RESPONDENT_FRONT = ["participant_id", "site", "country", "language", "wave"]
 SESSION_FRONT = ["client_id", "therapist_id", "site", "session", "date", "cried"]
@@ -31,15 +32,17 @@ def _value(v: Any) -> Any:
     return v
 
 
-def study_tables(study: Study) -> tuple[pd.DataFrame, pd.DataFrame]:
+def study_tables(study: Study, sites: QuerySet[Site] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(respondents, sessions) for the study's completed responses; withdrawn clients' rows included
-    unless deleted on request (withdrawal stops new data, it does not erase given answers)."""
+    unless deleted on request (withdrawal stops new data, it does not erase given answers).
+
+    ``sites`` (from :func:`lacrima.web.access.get_study_for_research`) limits the rows to those sites in
+    the database query itself; None means every site."""
     therapists = _therapist_codes(study)
-    responses = (
-        Response.objects.filter(study=study, completed_at__isnull=False)
-        .select_related("site", "client")
-        .order_by("pk")
-    )
+    rows = Response.objects.filter(study=study, completed_at__isnull=False)
+    if sites is not None:
+        rows = rows.filter(site__in=sites)
+    responses = rows.select_related("site", "client").order_by("pk")
     resp_rows: list[dict[str, Any]] = []
     sess_rows: list[dict[str, Any]] = []
     for r in responses:

@@ -15,7 +15,7 @@ urlpatterns = [
     path("<slug:slug>/clients/new/", views.client_new, name="client_new"),
     # the therapist's client page lives in the clinic app now; the old address keeps working
     path(
-        "<slug:slug>/clients/<str:code>/",
+        "<slug:slug>/clients/<path:code>/",
         login_required(RedirectView.as_view(pattern_name="clinic:client", permanent=True)),
         name="client",
     ),

@@ -7,6 +7,7 @@ event. Plain invitation tokens are shown once, right after they are made, and ne
 from __future__ import annotations
 
 import io
+import logging
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -20,6 +21,7 @@ from lacrima.web import access
 from lacrima.web.accounts.models import Membership
 from lacrima.web.audit.log import record
 from lacrima.web.participate.models import Consent, Response
+from lacrima.web.security import allow_inline_styles
 from lacrima.web.studies.forms import (
     ConsentForm,
     EnrolForm,
@@ -29,6 +31,8 @@ from lacrima.web.studies.forms import (
     therapist_users,
 )
 from lacrima.web.studies.models import ConsentVersion, Invitation, Study
+
+logger = logging.getLogger("lacrima.web")
 
 
 def qr_svg(url: str) -> str:
@@ -54,6 +58,7 @@ def study_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def study_new(request: HttpRequest) -> HttpResponse:
     if not (request.user.is_staff or request.user.is_superuser):
+        record(request, "denied", object_type="studies.study", object_id="new", purpose="create")
         raise Http404("not found")
     form = StudyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -67,8 +72,8 @@ def study_new(request: HttpRequest) -> HttpResponse:
     return render(request, "studies/form.html", {"form": form, "title": "New study"})
 
 
-def _completion(study: Study, site_ids: list[int] | None) -> list[dict[str, Any]]:
-    sites = study.sites.all() if site_ids is None else study.sites.filter(pk__in=site_ids)
+def _completion(study: Study, site_ids: list[int]) -> list[dict[str, Any]]:
+    sites = study.sites.filter(pk__in=site_ids)
     rows = []
     for site in sites.order_by("code"):
         inv = Invitation.objects.filter(site=site, kind=Invitation.Kind.SURVEY)
@@ -100,22 +105,12 @@ def _completion(study: Study, site_ids: list[int] | None) -> list[dict[str, Any]
     return rows
 
 
-def _researcher_site_ids(request: HttpRequest, study: Study) -> list[int] | None:
-    """None for study admins (all sites); else the sites where the user is a site researcher."""
-    if access.is_study_admin(request, study):
-        return None
-    return [
-        m.site_id
-        for m in access.memberships(request, study)
-        if m.role == Membership.Role.SITE_RESEARCHER and m.site_id is not None
-    ]
-
-
 @login_required
 def study_detail(request: HttpRequest, slug: str) -> HttpResponse:
     study = access.get_study_for_staff(request, slug)
-    site_ids = _researcher_site_ids(request, study)
-    completion = _completion(study, site_ids) if site_ids is None or site_ids else []
+    sites = access.research_sites(request, study)
+    site_ids = list(sites.values_list("pk", flat=True))
+    completion = _completion(study, site_ids) if site_ids else []
     clients = access.visible_clients(request, study).select_related("site").order_by("code")
     record(request, "read", study, view="study_detail")
     ctx = {
@@ -123,7 +118,7 @@ def study_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "completion": completion,
         "clients": clients,
         "is_admin": access.is_study_admin(request, study),
-        "can_export": site_ids is None or bool(site_ids),
+        "can_export": bool(site_ids),
         "consents": ConsentVersion.objects.filter(study=study),
     }
     return render(request, "studies/detail.html", ctx)
@@ -163,18 +158,11 @@ def consent_new(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "studies/form.html", {"form": form, "title": "New consent text version"})
 
 
-def _enrolment_sites(request: HttpRequest, study: Study) -> Any:
-    ids = _researcher_site_ids(request, study)
-    return study.sites.all() if ids is None else study.sites.filter(pk__in=ids)
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def client_new(request: HttpRequest, slug: str) -> HttpResponse:
-    study = access.get_study_for_staff(request, slug)
-    sites = _enrolment_sites(request, study)
-    if not sites.exists():
-        raise Http404("not found")
+    scope = access.get_study_for_research(request, slug, "enrol")
+    study, sites = scope.study, scope.sites
     form = EnrolForm(request.POST or None, study=study, sites=sites, therapists=therapist_users(study))
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
@@ -201,10 +189,8 @@ def client_new(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def invitations_new(request: HttpRequest, slug: str) -> HttpResponse:
-    study = access.get_study_for_staff(request, slug)
-    sites = _enrolment_sites(request, study)
-    if not sites.exists():
-        raise Http404("not found")
+    scope = access.get_study_for_research(request, slug, "enrol")
+    study, sites = scope.study, scope.sites
     form = InvitationBatchForm(request.POST or None, sites=sites)
     if request.method == "POST" and form.is_valid():
         links = []
@@ -232,23 +218,19 @@ def invitations_new(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 def export(request: HttpRequest, slug: str, table: str, fmt: str) -> HttpResponse:
     """Pseudonymised export of respondents or sessions (CSV, SPSS .sav or Parquet)."""
-    study = access.get_study_for_staff(request, slug)
-    site_ids = _researcher_site_ids(request, study)
-    if site_ids is not None and not site_ids:
-        raise Http404("not found")
+    scope = access.get_study_for_research(request, slug, "export")
+    study = scope.study
     if table not in ("respondents", "sessions") or fmt not in ("csv", "sav", "parquet"):
         raise Http404("not found")
+    from lacrima.io import neutralise_formulas
     from lacrima.web.studies.tables import study_tables
 
-    respondents, sessions = study_tables(study)
+    respondents, sessions = study_tables(study, scope.sites)
     frame = respondents if table == "respondents" else sessions
-    if site_ids is not None:
-        codes = set(study.sites.filter(pk__in=site_ids).values_list("code", flat=True))
-        frame = frame[frame["site"].isin(codes)] if "site" in frame else frame
     record(request, "export", study, study_id=study.pk, table=table, format=fmt, rows=len(frame))
     buf = io.BytesIO()
     if fmt == "csv":
-        buf.write(frame.to_csv(index=False).encode("utf-8"))
+        buf.write(neutralise_formulas(frame).to_csv(index=False, lineterminator="\r\n").encode("utf-8"))
         content_type = "text/csv; charset=utf-8"
     elif fmt == "parquet":
         frame.to_parquet(buf, index=False)
@@ -276,19 +258,16 @@ def export(request: HttpRequest, slug: str, table: str, fmt: str) -> HttpRespons
 @login_required
 def report(request: HttpRequest, slug: str) -> HttpResponse:
     """Run the replication battery on the study's completed surveys and show the report (pseudonymised)."""
-    study = access.get_study_for_staff(request, slug)
-    site_ids = _researcher_site_ids(request, study)
-    if site_ids is not None and not site_ids:
-        raise Http404("not found")
+    scope = access.get_study_for_research(request, slug, "report")
+    study = scope.study
+    import numpy as np
+
     from lacrima.errors import DataError
     from lacrima.report import analyze
     from lacrima.report._render import build_html
     from lacrima.web.studies.tables import study_tables
 
-    respondents, _ = study_tables(study)
-    if site_ids is not None:
-        codes = set(study.sites.filter(pk__in=site_ids).values_list("code", flat=True))
-        respondents = respondents[respondents["site"].isin(codes)]
+    respondents, _ = study_tables(study, scope.sites)
     record(request, "read", study, study_id=study.pk, view="report", rows=len(respondents))
     try:
         if len(respondents) < 5:
@@ -298,7 +277,12 @@ def report(request: HttpRequest, slug: str) -> HttpResponse:
         result = analyze(
             respondents, seed=2024, n_boot=1000, title=f"{study.title}: replication report", missing="skip"
         )
+    except (ArithmeticError, np.linalg.LinAlgError) as exc:  # numerical trouble the library did not type
+        logger.exception("report of study %s: the battery failed on this data", study.slug)
+        ctx = {"study": study, "message": f"The battery was not run, because the computation failed: {exc}"}
+        return render(request, "studies/report_unavailable.html", ctx, status=422)
     except DataError as exc:
         ctx = {"study": study, "message": str(exc)}
         return render(request, "studies/report_unavailable.html", ctx, status=422)
-    return HttpResponse(build_html(result).render(), content_type="text/html; charset=utf-8")
+    page = HttpResponse(build_html(result).render(), content_type="text/html; charset=utf-8")
+    return allow_inline_styles(page)  # the self-contained report keeps its CSS inline (by hash)
