@@ -55,6 +55,7 @@ _LAZY: dict[str, str] = {
     "load_instrument": "lacrima.instruments",
     "load_texts": "lacrima.instruments",
     "pseudonymise": "lacrima.io",
+    "pseudonymize": "lacrima.io",
     "read_qualtrics": "lacrima.io",
     "read_redcap": "lacrima.io",
     "read_sqlite": "lacrima.io",
@@ -68,6 +69,7 @@ _LAZY: dict[str, str] = {
     "mixed": "lacrima.longitudinal",
     "read_sessions": "lacrima.longitudinal",
     "summarise_sessions": "lacrima.longitudinal",
+    "summarize_sessions": "lacrima.longitudinal",
     "validate_sessions": "lacrima.longitudinal",
     "analyze_sessions": "lacrima.longitudinal.plan",
     "analyze": "lacrima.report",
@@ -121,6 +123,7 @@ __all__ = [
     "power_by_simulation",
     "prevalence",
     "pseudonymise",
+    "pseudonymize",
     "read_qualtrics",
     "read_redcap",
     "read_sessions",
@@ -136,6 +139,7 @@ __all__ = [
     "site_summary",
     "smd_from_groups",
     "summarise_sessions",
+    "summarize_sessions",
     "validate",
     "validate_sessions",
     "validate_site_summary",
@@ -173,6 +177,7 @@ if TYPE_CHECKING:
     from lacrima.instruments import load_instrument as load_instrument
     from lacrima.instruments import load_texts as load_texts
     from lacrima.io import pseudonymise as pseudonymise
+    from lacrima.io import pseudonymize as pseudonymize
     from lacrima.io import read_qualtrics as read_qualtrics
     from lacrima.io import read_redcap as read_redcap
     from lacrima.io import read_sqlite as read_sqlite
@@ -186,6 +191,7 @@ if TYPE_CHECKING:
     from lacrima.longitudinal import mixed as mixed
     from lacrima.longitudinal import read_sessions as read_sessions
     from lacrima.longitudinal import summarise_sessions as summarise_sessions
+    from lacrima.longitudinal import summarize_sessions as summarize_sessions
     from lacrima.longitudinal import validate_sessions as validate_sessions
     from lacrima.longitudinal.plan import analyze_sessions as analyze_sessions
     from lacrima.report import analyze as analyze

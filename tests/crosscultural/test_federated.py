@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 from datetime import UTC, datetime
@@ -224,7 +223,7 @@ def test_it_writes_no_raw_rows_and_no_identifiers(tmp_path: Path) -> None:
 
 
 def _valid() -> dict[str, Any]:
-    return copy.deepcopy(_summaries()[0])
+    return _summaries()[0].to_dict()  # the JSON object, as a mutable copy to break
 
 
 def _break(change: str) -> dict[str, Any]:
@@ -271,13 +270,15 @@ def _break(change: str) -> dict[str, Any]:
     ],
 )
 def test_it_rejects_invalid_summaries_with_reasons(change: str, message: str) -> None:
-    validate_site_summary(_valid())
+    assert validate_site_summary(_valid()).ok
+    check = validate_site_summary(_break(change))
+    assert not check.ok and check.problems
     with pytest.raises(DataError, match=message):
-        validate_site_summary(_break(change))
+        check.raise_if_invalid()
 
 
 def test_it_reports_problems_of_every_site_when_pooling() -> None:
-    summaries = _summaries()
+    summaries = [s.to_dict() for s in _summaries()]
     summaries[1]["means"] = summaries[1]["means"][:2]
     summaries[2]["cov"][0][1] += 1.0
     with pytest.raises(DataError) as info:

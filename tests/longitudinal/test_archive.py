@@ -1,4 +1,4 @@
-"""Large session archives: read_sessions (projection, filters, directories) and summarise_sessions.
+"""Large session archives: read_sessions (projection, filters, directories) and summarize_sessions.
 
 Wilson intervals and the small per-session summary are checked against base R (tests/reference/sessions.R);
 the batched summary of a large archive is checked against the one-pass pandas computation.
@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from lacrima.errors import DataError
-from lacrima.longitudinal.sessions import read_sessions, summarise_sessions, wilson_interval
+from lacrima.longitudinal.sessions import read_sessions, summarize_sessions, wilson_interval
 
 REF = Path(__file__).resolve().parents[1] / "reference"
 
@@ -88,12 +88,12 @@ def test_it_gives_no_interval_without_observations() -> None:
         wilson_interval(1, 2, level=95)
 
 
-# summarise_sessions ------------------------------------------------------------------------------------
+# summarize_sessions ------------------------------------------------------------------------------------
 
 
 def test_it_summarises_a_session_table_like_r(ref: dict[str, Any]) -> None:
     small = pd.read_csv(REF / "data" / "sessions_small.csv")
-    got = summarise_sessions(small, means=("alliance",)).table()
+    got = summarize_sessions(small, means=("alliance",)).table()
     want = pd.DataFrame(ref["summary"])
     assert list(got["session"]) == list(want["session"])
     for col in ["n", "n_cried", "alliance_n"]:
@@ -107,7 +107,7 @@ def test_it_summarises_a_large_archive_in_batches_as_pandas_does(tmp_path: Path)
     d = _archive(15_000, 20, seed=5)  # 300,000 sessions
     path = tmp_path / "sessions.parquet"
     d.to_parquet(path, row_group_size=50_000)
-    result = summarise_sessions(path, means=("alliance",), batch_size=4_096)
+    result = summarize_sessions(path, means=("alliance",), batch_size=4_096)
     assert result.n_rows == len(d) and result.n_batches > 64  # more batches than are held before folding
     got = result.table()
     want = _pandas_summary(d, ["session"])
@@ -117,7 +117,7 @@ def test_it_summarises_a_large_archive_in_batches_as_pandas_does(tmp_path: Path)
     for col in ["prevalence", "alliance_mean", "alliance_sd"]:
         np.testing.assert_allclose(got[col], want[col], rtol=1e-10, err_msg=col)
 
-    by_site = summarise_sessions(path, by=("session", "site"), means=("alliance",), batch_size=65_536).table()
+    by_site = summarize_sessions(path, by=("session", "site"), means=("alliance",), batch_size=65_536).table()
     want_site = _pandas_summary(d, ["session", "site"])
     np.testing.assert_array_equal(by_site[["session", "site"]], want_site[["session", "site"]])
     np.testing.assert_allclose(by_site["alliance_sd"], want_site["alliance_sd"], rtol=1e-10)
@@ -130,7 +130,7 @@ def test_it_filters_and_keeps_groups_with_missing_keys(tmp_path: Path) -> None:
     d.loc[[8, 9], "session"] = np.nan  # client 2, site us
     path = tmp_path / "s.parquet"
     d.to_parquet(path)
-    t = summarise_sessions(path, means=(), filters=[("site", "=", "us")]).table()
+    t = summarize_sessions(path, means=(), filters=[("site", "=", "us")]).table()
     us = d[d["site"] == "us"]
     assert t["n_rows"].sum() == len(us)
     assert t["session"].isna().iloc[-1]  # the missing key is a group of its own, sorted last
@@ -139,21 +139,21 @@ def test_it_filters_and_keeps_groups_with_missing_keys(tmp_path: Path) -> None:
 
 def test_it_accepts_boolean_crying_and_refuses_other_codes() -> None:
     d = pd.DataFrame({"session": [1, 1, 2], "cried": [True, False, True], "chk_alliance": [5.0, 6.0, 4.0]})
-    t = summarise_sessions(d).table()
+    t = summarize_sessions(d).table()
     assert list(t["n_cried"]) == [1, 1] and list(t["chk_alliance_mean"]) == [5.5, 4.0]
     with pytest.raises(DataError, match="coded 1"):
-        summarise_sessions(d.assign(cried=[0, 2, 1]))
+        summarize_sessions(d.assign(cried=[0, 2, 1]))
     with pytest.raises(DataError, match="not boolean"):
-        summarise_sessions(d.assign(cried=["yes", "no", "yes"]))
+        summarize_sessions(d.assign(cried=["yes", "no", "yes"]))
     with pytest.raises(DataError, match="'chk_alliance'"):
-        summarise_sessions(d.drop(columns="chk_alliance"))
+        summarize_sessions(d.drop(columns="chk_alliance"))
 
 
 def test_it_summarises_simulated_sessions() -> None:
     from lacrima.simulate import simulate_sessions
 
     d = simulate_sessions(150, 10, seed=4).data
-    t = summarise_sessions(d, by=("session", "attachment_style"), means=("alliance",)).table()
+    t = summarize_sessions(d, by=("session", "attachment_style"), means=("alliance",)).table()
     want = d.groupby(["session", "attachment_style"])["cried"].mean()
     np.testing.assert_allclose(t["prevalence"], want.to_numpy(), rtol=1e-12)
 
@@ -185,7 +185,7 @@ def test_it_reads_a_directory_of_site_files_with_differing_columns(tmp_path: Pat
     assert len(got) == len(d)
     assert got.loc[got["site"] == "il", "alliance"].isna().all()
     assert got["cried"].dtype == "float64"
-    summary = summarise_sessions(tmp_path, means=("alliance",)).table()
+    summary = summarize_sessions(tmp_path, means=("alliance",)).table()
     assert summary["n_rows"].sum() == len(d)
 
 
@@ -306,7 +306,7 @@ def _count_bytes(d: pd.DataFrame, path: Path, handler: _CountingHandler) -> None
     assert len(everything) == len(d) and full > 0.9 * size
 
     handler.counter[0] = 0
-    summary = summarise_sessions(str(path), means=("alliance",), filesystem=fs)
+    summary = summarize_sessions(str(path), means=("alliance",), filesystem=fs)
     projected = handler.counter[0]
     assert summary.n_rows == len(d)
     assert projected < 0.35 * full  # 3 of 17 columns

@@ -8,7 +8,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from lacrima.errors import DataError
-from lacrima.longitudinal.sessions import summarise_sessions
+from lacrima.longitudinal.sessions import summarize_sessions
 from lacrima.report._longitudinal_figures import (
     alliance_trajectories_plot,
     client_alliance_plot,
@@ -46,7 +46,7 @@ def test_it_draws_one_line_per_group_and_drops_thin_sessions(sim: pd.DataFrame) 
 
 
 def test_it_draws_prevalence_from_an_archive_summary(sim: pd.DataFrame) -> None:
-    summary = summarise_sessions(sim, means=(), level=0.9)
+    summary = summarize_sessions(sim, means=(), level=0.9)
     fig = crying_prevalence_plot(summary)
     np.testing.assert_allclose(_lines(fig)[0], summary.table()["prevalence"] * 100)
     assert "90% CI" in fig.axes[0].get_ylabel()

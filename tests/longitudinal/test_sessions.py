@@ -59,7 +59,7 @@ def test_it_finds_nothing_wrong_in_a_clean_table() -> None:
     assert check.table().empty
     assert list(check.table().columns) == ["row", "client", "session", "kind", "severity", "message"]
     assert (check.n_rows, check.n_clients, check.n_therapists) == (3, 2, 2)
-    check.raise_for_errors()
+    check.raise_if_invalid()
 
 
 def test_it_lists_every_duplicate_row_as_an_error() -> None:
@@ -108,7 +108,7 @@ def test_it_flags_bad_session_numbers_and_missing_ids() -> None:
 def test_it_raises_one_error_listing_all_problems() -> None:
     d = pd.DataFrame({"client_id": ["a", "a", None], "therapist_id": "t", "session": [1, 1, 2]})
     with pytest.raises(DataError) as info:
-        validate_sessions(d).raise_for_errors()
+        validate_sessions(d).raise_if_invalid()
     assert len(info.value.problems) == 3
     assert "duplicate_session (2)" in str(info.value) and "missing_client_id (1)" in str(info.value)
 

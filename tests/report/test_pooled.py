@@ -13,9 +13,10 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from lacrima.crosscultural import pool_plan as pooled_report
 from lacrima.crosscultural.federated import pool_summaries, site_summary
 from lacrima.errors import DataError
-from lacrima.report._pooled import pooled_report
+from lacrima.report.render import render_pooled
 
 REF = Path(__file__).parents[1] / "reference"
 EXPECTED = json.loads((REF / "pooled_partial.json").read_text(encoding="utf-8"))
@@ -138,7 +139,7 @@ def _visible_text(html: str) -> str:
 
 
 def test_it_renders_every_table_and_no_missing_values(report: Any, tmp_path: Path) -> None:
-    html = report.to_html(tmp_path / "pooled.html").read_text(encoding="utf-8")
+    html = render_pooled(report, tmp_path / "pooled.html").read_text(encoding="utf-8")
     text = _visible_text(html)
     for title in (
         "Sites and their sample sizes",

@@ -43,9 +43,9 @@ class World:
     client: Client
     other_client: Client
 
-    def login(self, user: User) -> HttpClient:
+    def login(self, user: User, client: HttpClient | None = None) -> HttpClient:
         """A client signed in as ``user`` with the second factor passed (see ``verified_login``)."""
-        return verified_login(user)
+        return verified_login(user, client)
 
     def invite(
         self,

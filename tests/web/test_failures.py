@@ -60,8 +60,7 @@ def test_it_logs_every_server_error_with_its_traceback_and_shows_a_friendly_page
     catcher.emit = records.append  # type: ignore[method-assign]
     logger.addHandler(catcher)
     try:
-        c = HttpClient(raise_request_exception=False)
-        c.force_login(world.admin)
+        c = world.login(world.admin, HttpClient(raise_request_exception=False))
         r = c.get("/studies/cry-2026/report/")
     finally:
         logger.removeHandler(catcher)

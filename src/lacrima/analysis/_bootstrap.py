@@ -36,7 +36,7 @@ Statistic = Callable[[np.ndarray], np.ndarray]
 BUILTIN = ("pearson", "spearman", "partial", "partial_spearman", "mean_difference", "hedges_g")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class BootstrapCI(Result):
     """A bootstrap confidence interval.
 

@@ -22,7 +22,7 @@ __all__ = ["Correlation", "CorrelationMatrix", "correlate", "correlation_matrix"
 CorMethod = Literal["pearson", "spearman"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Correlation(Result):
     """A (partial) correlation with its Fisher-z confidence interval and t-test p value.
 
@@ -211,7 +211,7 @@ def correlate(
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CorrelationMatrix(Result):
     """All pairwise (partial) correlations among columns, one row per pair.
 

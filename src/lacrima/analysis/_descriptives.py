@@ -19,7 +19,7 @@ __all__ = ["Descriptives", "Prevalence", "descriptives", "prevalence", "wilson_i
 MomentType = Literal[1, 2, 3]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Descriptives(Result):
     """Descriptive statistics, one row per column (and group).
 
@@ -148,7 +148,7 @@ def descriptives(
     return Descriptives(rows=pd.DataFrame(rows), moment_type=moment_type, by=by)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Prevalence(Result):
     """Share of ``True``/1 answers with a Wilson score interval, per group.
 

@@ -46,7 +46,7 @@ def _ncp_interval(t_obs: float, df: float, level: float) -> tuple[float, float]:
     return root(upper_tail), root(1 - upper_tail)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class GroupComparison(Result):
     """Welch two-sample t test of ``group2 - group1`` with Hedges' g.
 
@@ -206,7 +206,7 @@ def compare_groups(
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class MannWhitney(Result):
     """Wilcoxon rank-sum (Mann-Whitney) test of group2 against group1.
 

@@ -19,7 +19,7 @@ from lacrima.errors import DataError, SmallSampleWarning
 __all__ = ["CrosstabTest", "Kruskal", "WelchAnova", "crosstab_test", "kruskal", "welch_anova"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class WelchAnova(Result):
     """Welch's heteroscedastic one-way ANOVA with eta^2 and omega^2.
 
@@ -107,7 +107,7 @@ def welch_anova(
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Kruskal(Result):
     """Kruskal-Wallis rank-sum test with epsilon^2 = ``H / ((n^2 - 1) / (n + 1))``."""
 
@@ -152,7 +152,7 @@ def kruskal(df: pd.DataFrame, dv: str, group: str, groups: Sequence[Hashable] | 
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CrosstabTest(Result):
     """Chi-square test of independence of two categorical columns, with Cramer's V and (2x2) Fisher's test.
 

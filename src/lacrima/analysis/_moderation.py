@@ -52,7 +52,7 @@ def _ols(y: np.ndarray, design: np.ndarray, *, hc3: bool) -> _OLSFit:
     return _OLSFit(beta=beta, vcov=vcov, df_resid=df_resid, rsquared=rsquared)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class JohnsonNeyman(Result):
     """Values of the moderator at which the slope of ``x`` is significant at ``alpha``.
 
@@ -82,7 +82,7 @@ class JohnsonNeyman(Result):
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Moderation(Result):
     """OLS moderation model ``y ~ x + m + x:m (+ covariates)``.
 
@@ -98,7 +98,9 @@ class Moderation(Result):
         when ``hc3``).
     simple_slopes : pandas.DataFrame
         Slope of ``x`` at the moderator's mean - 1 SD, mean and mean + 1 SD: ``at`` (label),
-        ``m_value`` (raw scale), ``estimate, se, t, p, ci_low, ci_high``.
+        ``m_value`` (raw scale), ``intercept`` (the predicted ``y`` there where ``x`` is 0 on the model's
+        scale, centred when ``centered``, with covariates at 0: the line a simple-slopes plot draws),
+        ``estimate, se, t, p, ci_low, ci_high``.
     johnson_neyman : JohnsonNeyman
     centered : bool
         Whether ``x`` and ``m`` were mean-centred (covariates are never centred).
@@ -250,6 +252,7 @@ def moderation(
             {
                 "at": label,
                 "m_value": raw,
+                "intercept": float(beta[0] + beta[2] * at),
                 "estimate": est,
                 "se": s,
                 "t": t,

@@ -40,7 +40,7 @@ VERDICTS = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class HypothesisResult(Result):
     """The outcome of one planned test.
 
@@ -94,7 +94,7 @@ class HypothesisResult(Result):
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PlanResults(Result):
     plan: AnalysisPlan
     results: tuple[HypothesisResult, ...]

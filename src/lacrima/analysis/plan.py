@@ -11,6 +11,7 @@ from typing import Any, Literal
 import pandas as pd
 import yaml
 
+from lacrima._results import FrozenDict
 from lacrima.errors import DataError, Problem
 
 __all__ = ["AnalysisPlan", "Hypothesis", "PublishedSample", "load_plan"]
@@ -57,6 +58,10 @@ class Hypothesis:
     bootstrap: bool = True
     published: Mapping[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        for name in ("columns", "subset", "levels", "published"):
+            object.__setattr__(self, name, FrozenDict(getattr(self, name)))
+
     def variables(self) -> list[str]:
         """Every data column this hypothesis needs (including subset columns)."""
         out: list[str] = []
@@ -85,6 +90,10 @@ class AnalysisPlan:
     hypotheses: tuple[Hypothesis, ...]
     published: Mapping[str, PublishedSample]
     source: str = "<dict>"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hypotheses", tuple(self.hypotheses))
+        object.__setattr__(self, "published", FrozenDict(self.published))
 
     def check(self, data: pd.DataFrame) -> None:
         """Raise one DataError listing every column the plan names that the data lacks."""

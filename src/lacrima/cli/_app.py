@@ -164,7 +164,7 @@ def _summary(report: object) -> None:
     table = Table(title="Replication scorecard")
     for col in ("hypothesis", "effect", "p (adj.)", "n", "verdict"):
         table.add_column(col)
-    from lacrima.report._format import fmt_ci, fmt_num, fmt_p
+    from lacrima.report.render import fmt_ci, fmt_num, fmt_p
 
     for r in report.plan_results.results:
         effect = "not run" if r.error else f"{r.effect} = {fmt_num(r.estimate)} {fmt_ci(*r.ci)}"

@@ -26,9 +26,12 @@ from rich.console import Console
 from lacrima.errors import DataError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     import pandas as pd
 
     from lacrima.analysis.plan import Hypothesis
+    from lacrima.crosscultural import SiteSummary
 
 __all__ = ["register"]
 
@@ -207,7 +210,7 @@ def site_summary_command(
 
 
 def _print_summary(
-    summary: dict[str, Any], plan_name: str, chosen: list[Hypothesis], outside: int, written: Path
+    summary: Mapping[str, Any], plan_name: str, chosen: list[Hypothesis], outside: int, written: Path
 ) -> None:
     console.print(f"site {summary['site']}: {summary['n']} rows summarised", highlight=False)
     console.print(
@@ -230,7 +233,7 @@ def _print_summary(
     console.print(f"-> {written}  (aggregates only; read it before you send it)", highlight=False)
 
 
-def _load(path: Path) -> dict[str, Any]:
+def _load(path: Path) -> SiteSummary:
     from lacrima.crosscultural.federated import read_site_summary
 
     if path.is_dir():
@@ -254,20 +257,21 @@ def pool_command(
     title: Annotated[str | None, typer.Option(help="Report title.")] = None,
 ) -> None:
     """Validate site summaries, pool them exactly and write the consortium report."""
-    from lacrima.report._pooled import pooled_report
+    from lacrima.crosscultural import pool_plan
+    from lacrima.report.render import render_pooled
 
     try:
         if method not in ("REML", "DL", "PM", "ML", "FE"):
             raise DataError(f"--method must be REML, DL, PM, ML or FE, not {method!r}")
         loaded = [_load(p) for p in summaries]
-        report = pooled_report(
+        report = pool_plan(
             loaded,
             plan,
             sources=[p.name for p in summaries],
             title=title,
             method=method,  # type: ignore[arg-type]
         )
-        html = report.to_html(out)
+        html = render_pooled(report, out)
         written_json = report.to_json(json_out) if json_out is not None else None
     except DataError as exc:
         _fail(exc)

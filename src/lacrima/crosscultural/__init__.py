@@ -1,11 +1,14 @@
 """Cross-cultural and multi-site work: multi-group CFA and measurement invariance, random-effects
 meta-analysis across sites and exact federated pooling of site summaries (aggregates only, no rows)."""
 
+from lacrima.crosscultural._pooled_plan import PooledHypothesis, PooledReport, level_key, pool_plan
 from lacrima.crosscultural.cfa import CFAResult, cfa
 from lacrima.crosscultural.federated import (
     PooledCorrelation,
     PooledRegression,
     PooledSummary,
+    SiteSummary,
+    SiteSummaryCheck,
     pool_summaries,
     read_site_summary,
     site_summary,
@@ -24,13 +27,19 @@ __all__ = [
     "MultiSiteResult",
     "PartialInvarianceResult",
     "PooledCorrelation",
+    "PooledHypothesis",
     "PooledRegression",
+    "PooledReport",
     "PooledSummary",
     "ScaleModel",
+    "SiteSummary",
+    "SiteSummaryCheck",
     "cfa",
     "invariance",
+    "level_key",
     "meta",
     "multisite",
+    "pool_plan",
     "pool_summaries",
     "read_site_summary",
     "site_summary",

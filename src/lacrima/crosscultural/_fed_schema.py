@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeGuard
 
 import numpy as np
+import pandas as pd
 
+from lacrima._results import Check, Result
 from lacrima.errors import DataError, Problem
 
 SCHEMA = "lacrima.site-summary"
@@ -167,21 +170,11 @@ def _check_effects(
                 )
 
 
-def validate_site_summary(obj: Any) -> None:
-    """Check that ``obj`` is a valid site summary (schema ``lacrima.site-summary``, version 1).
-
-    Parameters
-    ----------
-    obj : Any
-        The parsed summary (a dict, e.g. from ``json.load``).
-
-    Raises
-    ------
-    DataError
-        With every problem found: wrong schema or version, missing or unexpected fields, inconsistent n,
-        a covariance matrix that is not symmetric or not positive semi-definite, n smaller than the number
-        of variables + 1, means of the wrong length, unsuppressed small cells, counts that do not add up.
-    """
+def check_site_summary(obj: Any) -> None:
+    """Raise one :class:`DataError` with every problem of ``obj`` as a site summary (see
+    :func:`validate_site_summary`, which returns them instead)."""
+    if isinstance(obj, Result):  # a SiteSummary: check the JSON object it stands for
+        obj = obj.to_dict()
     if not isinstance(obj, Mapping):
         raise DataError(f"a site summary must be a JSON object; got {type(obj).__name__}")
     site = obj.get("site")
@@ -268,3 +261,50 @@ def validate_site_summary(obj: Any) -> None:
         problems.append(Problem("lacrima_version must be text", column="lacrima_version"))
     if problems:
         raise DataError(f"{where} is not valid", problems)
+
+
+@dataclass(frozen=True, eq=False)
+class SiteSummaryCheck(Check):
+    """What :func:`validate_site_summary` found: ``ok``, every ``problem``, ``raise_if_invalid()``."""
+
+    site: str | None
+    message: str
+    problems: tuple[Problem, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.message
+
+    def headline(self) -> str:
+        return self.message
+
+    def table(self) -> pd.DataFrame:
+        """One row per problem: ``message``."""
+        return pd.DataFrame({"message": [p.message for p in self.problems]}, dtype=object)
+
+
+def validate_site_summary(obj: Any) -> SiteSummaryCheck:
+    """Check that ``obj`` is a valid site summary (schema ``lacrima.site-summary``, version 1).
+
+    Parameters
+    ----------
+    obj : Any
+        The parsed summary (a dict, e.g. from ``json.load``).
+
+    Returns
+    -------
+    SiteSummaryCheck
+        ``ok`` when the summary is valid; else ``problems`` lists every problem found (and
+        ``raise_if_invalid()`` raises them as one DataError): wrong schema or version, missing or
+        unexpected fields, inconsistent n, a covariance matrix that is not symmetric or not positive
+        semi-definite, n smaller than the number of variables + 1, means of the wrong length,
+        unsuppressed small cells, counts that do not add up.
+    """
+    site = obj.get("site") if isinstance(obj, Mapping) else None
+    label = site if isinstance(site, str) else None
+    try:
+        check_site_summary(obj)
+    except DataError as exc:
+        problems = tuple(exc.problems) or (Problem(exc.summary),)
+        return SiteSummaryCheck(site=label, message=exc.summary, problems=problems)
+    return SiteSummaryCheck(site=label, message="", problems=())

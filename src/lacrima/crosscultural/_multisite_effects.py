@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lacrima.analysis._ktests import crosstab_test
-from lacrima.analysis._runner import HypothesisResult, PlanResults
+from lacrima.analysis import crosstab_test
+from lacrima.analysis.runner import HypothesisResult, PlanResults
 from lacrima.crosscultural.meta import MetaResult, meta
 from lacrima.errors import DataError
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lacrima.analysis._ktests import welch_anova
+from lacrima.analysis import welch_anova
 from lacrima.crosscultural._cfa_syntax import parse_model
 from lacrima.crosscultural.invariance import InvarianceResult, invariance
 from lacrima.errors import ConvergenceWarning, DataError

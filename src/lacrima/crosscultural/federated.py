@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,13 +22,15 @@ import numpy as np
 import pandas as pd
 
 from lacrima import _dist
-from lacrima._results import Result
-from lacrima.analysis._correlation import correlation_inference
+from lacrima._results import Result, to_jsonable
+from lacrima.analysis.inference import correlation_inference
 from lacrima.crosscultural._fed_schema import (
     IDENTIFIER_COLUMNS,
     MISSING_LEVEL,
     SCHEMA,
     VERSION,
+    SiteSummaryCheck,
+    check_site_summary,
     validate_site_summary,
 )
 from lacrima.crosscultural.meta import MetaResult, Method, Test, meta
@@ -38,6 +40,8 @@ __all__ = [
     "PooledCorrelation",
     "PooledRegression",
     "PooledSummary",
+    "SiteSummary",
+    "SiteSummaryCheck",
     "pool_summaries",
     "read_site_summary",
     "site_summary",
@@ -67,6 +71,62 @@ def _suppress(cells: dict[str, int], min_cell: int) -> tuple[dict[str, int | Non
     return out, sorted(hidden)
 
 
+@dataclass(frozen=True, eq=False)
+class SiteSummary(Result, Mapping[str, Any]):
+    """One site's aggregates (schema ``lacrima.site-summary``, version 1): a frozen result that reads as the
+    JSON object it is written as (``summary["n"]``, ``summary["cov"]``, ``dict(summary)``).
+
+    :meth:`to_dict` gives that JSON object as plain, mutable Python (lists and dicts);
+    :func:`write_site_summary` writes it and :func:`read_site_summary` reads it back as a ``SiteSummary``.
+    """
+
+    schema: str
+    version: int
+    site: str
+    n: int
+    n_excluded: int
+    variables: tuple[str, ...]
+    means: tuple[float, ...]
+    cov: tuple[tuple[float, ...], ...]
+    counts: Mapping[str, Mapping[str, int | None]]
+    suppressed: tuple[Mapping[str, str], ...]
+    min_cell: int
+    effects: Mapping[str, Mapping[str, Any]]
+    created: str
+    lacrima_version: str
+
+    @classmethod
+    def from_dict(cls, obj: Mapping[str, Any]) -> SiteSummary:
+        """A validated summary from its JSON object (raises :class:`DataError` with every problem)."""
+        check_site_summary(obj)
+        return cls(**{f.name: obj[f.name] for f in fields(cls)})
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in _SUMMARY_FIELDS:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_SUMMARY_FIELDS)
+
+    def __len__(self) -> int:
+        return len(_SUMMARY_FIELDS)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of the schema, as plain Python (a fresh copy that may be changed)."""
+        out: dict[str, Any] = to_jsonable({name: getattr(self, name) for name in _SUMMARY_FIELDS})
+        return out
+
+    def table(self) -> pd.DataFrame:
+        """One row per variable: ``variable, mean, sd, n``."""
+        sd = [math.sqrt(self.cov[i][i]) for i in range(len(self.variables))]
+        frame = {"variable": list(self.variables), "mean": list(self.means), "sd": sd, "n": self.n}
+        return pd.DataFrame(frame)
+
+
+_SUMMARY_FIELDS = tuple(f.name for f in fields(SiteSummary))
+
+
 def site_summary(
     df: pd.DataFrame,
     variables: Sequence[str],
@@ -76,7 +136,7 @@ def site_summary(
     min_cell: int = 5,
     pairs: Mapping[str, tuple[str, str]] | None = None,
     created: datetime | None = None,
-) -> dict[str, Any]:
+) -> SiteSummary:
     """Summarise one site's data as aggregates only (schema ``lacrima.site-summary``, version 1).
 
     Parameters
@@ -102,10 +162,10 @@ def site_summary(
 
     Returns
     -------
-    dict
-        ``{"schema", "version", "site", "n", "n_excluded", "variables", "means", "cov" (n - 1
-        denominator), "counts", "suppressed", "min_cell", "effects", "created", "lacrima_version"}``. No
-        rows and no identifiers.
+    SiteSummary
+        Reads as the JSON object ``{"schema", "version", "site", "n", "n_excluded", "variables", "means",
+        "cov" (n - 1 denominator), "counts", "suppressed", "min_cell", "effects", "created",
+        "lacrima_version"}``. No rows and no identifiers.
 
     Raises
     ------
@@ -187,22 +247,22 @@ def site_summary(
         effects[name] = {"x": x, "y": y, "r": r, "n": n}
 
     stamp = created if created is not None else datetime.now(UTC)
-    return {
-        "schema": SCHEMA,
-        "version": VERSION,
-        "site": site,
-        "n": n,
-        "n_excluded": len(df) - n,
-        "variables": variables,
-        "means": [float(m) for m in means],
-        "cov": [[float(c) for c in row] for row in cov],
-        "counts": counts,
-        "suppressed": suppressed,
-        "min_cell": int(min_cell),
-        "effects": effects,
-        "created": stamp.isoformat(timespec="seconds"),
-        "lacrima_version": __version__,
-    }
+    return SiteSummary(
+        schema=SCHEMA,
+        version=VERSION,
+        site=site,
+        n=n,
+        n_excluded=len(df) - n,
+        variables=tuple(variables),
+        means=tuple(float(m) for m in means),
+        cov=tuple(tuple(float(c) for c in row) for row in cov),
+        counts=counts,
+        suppressed=tuple(suppressed),
+        min_cell=int(min_cell),
+        effects=effects,
+        created=stamp.isoformat(timespec="seconds"),
+        lacrima_version=__version__,
+    )
 
 
 def _is_whole(value: Any) -> bool:
@@ -215,15 +275,15 @@ def write_site_summary(summary: Mapping[str, Any], path: str | Path) -> Path:
     Floats are written with Python's shortest round-trip representation, so reading the file back gives
     the same numbers bit for bit.
     """
-    validate_site_summary(summary)
+    plain = summary.to_dict() if isinstance(summary, SiteSummary) else summary
+    check_site_summary(plain)
     target = Path(path)
-    target.write_text(
-        json.dumps(summary, indent=2, allow_nan=False, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
+    text = json.dumps(plain, indent=2, allow_nan=False, ensure_ascii=False)
+    target.write_text(text + "\n", encoding="utf-8")
     return target
 
 
-def read_site_summary(path: str | Path) -> dict[str, Any]:
+def read_site_summary(path: str | Path) -> SiteSummary:
     """Read a site summary JSON file and validate it (raises :class:`DataError` with the reasons)."""
     source = Path(path)
     try:
@@ -233,13 +293,12 @@ def read_site_summary(path: str | Path) -> dict[str, Any]:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise DataError(f"{source} is not valid JSON: {exc}") from None
     try:
-        validate_site_summary(obj)
+        return SiteSummary.from_dict(obj)
     except DataError as exc:
         raise DataError(f"{source}: {exc.summary}", exc.problems) from None
-    return dict(obj)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PooledCorrelation(Result):
     """A (partial) correlation from pooled summaries: ``r``, ``n``, ``df``, ``t``, ``p``, ``ci`` (Fisher z
     with SE 1/sqrt(n - 3 - number of covariates))."""
@@ -256,7 +315,7 @@ class PooledCorrelation(Result):
     level: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PooledRegression(Result):
     """An OLS regression from pooled summaries; ``coefficients`` has term, estimate, se, t, p, ci_low,
     ci_high (``Intercept`` first)."""
@@ -278,7 +337,7 @@ class PooledRegression(Result):
         return self.coefficients.copy()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PooledSummary(Result):
     """Site summaries pooled exactly.
 
@@ -500,7 +559,7 @@ def pool_summaries(summaries: Iterable[Mapping[str, Any]]) -> PooledSummary:
     problems: list[Problem] = []
     for i, s in enumerate(items):
         try:
-            validate_site_summary(s)
+            check_site_summary(s)
         except DataError as exc:
             label = s.get("site") if isinstance(s, Mapping) else None
             prefix = f"site {label!r}" if isinstance(label, str) else f"summary {i + 1}"

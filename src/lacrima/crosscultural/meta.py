@@ -40,7 +40,7 @@ _METHOD_NAMES = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class MetaResult(Result):
     """A pooled effect from :func:`meta` (intercept-only model).
 
@@ -134,7 +134,7 @@ class MetaResult(Result):
         return pd.concat([studies, pd.DataFrame([pooled])], ignore_index=True)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class MetaRegressionResult(Result):
     """A mixed-effects meta-regression from :func:`meta` with ``moderators``.
 

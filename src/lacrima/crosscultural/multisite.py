@@ -18,8 +18,8 @@ from typing import Any
 import pandas as pd
 
 from lacrima._results import Result
-from lacrima.analysis._runner import PlanResults, run_plan
 from lacrima.analysis.plan import AnalysisPlan, load_plan
+from lacrima.analysis.runner import PlanResults, run_plan
 from lacrima.crosscultural._multisite_effects import effects_table, gender_crying, meta_by_hypothesis
 from lacrima.crosscultural._multisite_invariance import (
     CONFIGURAL_FIT,

@@ -14,8 +14,9 @@ problem, each with its row in the source file and its column. Writers are atomic
 from lacrima.io._auto import detect_format, read_export, write_result
 from lacrima.io._export import (
     DIRECT_IDENTIFIERS,
-    neutralise_formulas,
+    neutralize_formulas,
     pseudonymise,
+    pseudonymize,
     read_sqlite,
     write_sqlite,
     write_table,
@@ -33,10 +34,11 @@ __all__ = [
     "ImportResult",
     "detect_format",
     "load_mapping",
-    "neutralise_formulas",
+    "neutralize_formulas",
     "parse_choices",
     "parse_missing_codes",
     "pseudonymise",
+    "pseudonymize",
     "read_export",
     "read_qualtrics",
     "read_redcap",

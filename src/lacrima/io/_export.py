@@ -21,11 +21,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lacrima._deprecation import deprecated_alias
 from lacrima.errors import DataError
 from lacrima.io._result import Codebook
 from lacrima.io._tabular import CODEBOOK_METADATA_KEY
 
-__all__ = ["DIRECT_IDENTIFIERS", "pseudonymise", "read_sqlite", "write_sqlite", "write_table"]
+__all__ = [
+    "DIRECT_IDENTIFIERS",
+    "pseudonymise",
+    "pseudonymize",
+    "read_sqlite",
+    "write_sqlite",
+    "write_table",
+]
 
 #: Column names (compared without case, spaces or punctuation) that identify a person directly.
 DIRECT_IDENTIFIERS = frozenset(
@@ -84,7 +92,7 @@ def _safe_cell(value: Any) -> Any:
     return value
 
 
-def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
+def neutralize_formulas(df: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``df`` that is safe to open in a spreadsheet (OWASP's rule against CSV injection).
 
     Every text cell and column name that begins with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
@@ -93,7 +101,7 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
     columns are untouched, and so is text that is a plain number such as ``-3`` or ``+1.5``. Every CSV and
     Excel writer of lacrima, the web exports included, writes through this function.
 
-    >>> neutralise_formulas(pd.DataFrame({"a": ["=1+1", "ok", "-2"], "n": [-1, 2, 3]}))["a"].tolist()
+    >>> neutralize_formulas(pd.DataFrame({"a": ["=1+1", "ok", "-2"], "n": [-1, 2, 3]}))["a"].tolist()
     ["'=1+1", 'ok', '-2']
     """
     out = df.copy()
@@ -109,9 +117,9 @@ def _write_csv(df: pd.DataFrame, path: Path, codebook: Codebook) -> list[Path]:
     with _atomic_paths(targets) as (tmp_data, tmp_json, tmp_csv):
         # CRLF line ends (RFC 4180) make the csv module quote any cell holding a carriage return, which a
         # spreadsheet would otherwise read as a line break followed by a formula
-        neutralise_formulas(df).to_csv(tmp_data, index=False, encoding="utf-8", lineterminator="\r\n")
+        neutralize_formulas(df).to_csv(tmp_data, index=False, encoding="utf-8", lineterminator="\r\n")
         tmp_json.write_text(codebook.to_json(), encoding="utf-8")
-        book = neutralise_formulas(codebook.to_frame())
+        book = neutralize_formulas(codebook.to_frame())
         book.to_csv(tmp_csv, index=False, encoding="utf-8", lineterminator="\r\n")
     return targets
 
@@ -207,8 +215,8 @@ def _write_parquet(df: pd.DataFrame, path: Path, codebook: Codebook) -> list[Pat
 
 def _write_xlsx(df: pd.DataFrame, path: Path, codebook: Codebook) -> list[Path]:
     with _atomic_paths([path]) as (tmp,), pd.ExcelWriter(tmp, engine="openpyxl") as writer:
-        neutralise_formulas(df).to_excel(writer, sheet_name="data", index=False)
-        neutralise_formulas(codebook.to_frame()).to_excel(writer, sheet_name="codebook", index=False)
+        neutralize_formulas(df).to_excel(writer, sheet_name="data", index=False)
+        neutralize_formulas(codebook.to_frame()).to_excel(writer, sheet_name="codebook", index=False)
     return [path]
 
 
@@ -254,7 +262,7 @@ def write_table(df: pd.DataFrame, path: str | Path, codebook: Codebook | None = 
     return writer(df, path, _codebook_for(df, codebook))
 
 
-def pseudonymise(
+def pseudonymize(
     df: pd.DataFrame,
     id_columns: Iterable[str],
     key: str | bytes,
@@ -359,3 +367,6 @@ def read_sqlite(path: str | Path, table: str) -> pd.DataFrame:
         return pd.read_sql_query(f'SELECT * FROM "{table}"', con)
     finally:
         con.close()
+
+
+pseudonymise = deprecated_alias(pseudonymize, "pseudonymise")

@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from lacrima._results import Result
+from lacrima._results import FrozenDict, Result
 from lacrima.errors import DataError
 
 __all__ = ["Codebook", "ImportResult"]
@@ -44,13 +44,13 @@ class Codebook:
     values: Mapping[str, Mapping[Any, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "labels", MappingProxyType({str(k): str(v) for k, v in self.labels.items()}))
+        object.__setattr__(self, "labels", FrozenDict({str(k): str(v) for k, v in self.labels.items()}))
         frozen = {
-            str(k): MappingProxyType({_plain(c): str(lab) for c, lab in v.items()})
+            str(k): FrozenDict({_plain(c): str(lab) for c, lab in v.items()})
             for k, v in self.values.items()
             if v
         }
-        object.__setattr__(self, "values", MappingProxyType(frozen))
+        object.__setattr__(self, "values", FrozenDict(frozen))
 
     @property
     def columns(self) -> list[str]:

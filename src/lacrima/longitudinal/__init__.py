@@ -14,6 +14,7 @@ from lacrima.longitudinal.sessions import (
     lag,
     read_sessions,
     summarise_sessions,
+    summarize_sessions,
     validate_sessions,
     wilson_interval,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "mixed",
     "read_sessions",
     "summarise_sessions",
+    "summarize_sessions",
     "validate_sessions",
     "wilson_interval",
 ]

@@ -1,8 +1,8 @@
-"""Large session archives in Parquet: read only what is needed, summarise in batches with bounded memory.
+"""Large session archives in Parquet: read only what is needed, summarize in batches with bounded memory.
 
 pyarrow's dataset API does the work: a scanner reads only the projected columns and skips row groups
 whose statistics rule out the filter (predicate pushdown), so neither function ever holds unneeded
-columns, and :func:`summarise_sessions` holds one batch plus per-group running sums at a time.
+columns, and :func:`summarize_sessions` holds one batch plus per-group running sums at a time.
 """
 
 from __future__ import annotations
@@ -21,11 +21,12 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from lacrima._deprecation import deprecated_alias
 from lacrima._results import Result
-from lacrima.analysis._descriptives import wilson_interval
+from lacrima.analysis.inference import wilson_interval
 from lacrima.errors import DataError, Problem
 
-__all__ = ["SessionSummary", "read_sessions", "summarise_sessions", "wilson_interval"]
+__all__ = ["SessionSummary", "read_sessions", "summarise_sessions", "summarize_sessions", "wilson_interval"]
 
 # a pyarrow Expression, a list of (column, op, value) tuples (or a list of such lists), or None
 Filters: TypeAlias = Any
@@ -171,7 +172,7 @@ def read_sessions(
 
 @dataclass(frozen=True, eq=False)
 class SessionSummary(Result):
-    """Per-group crying prevalence and means from :func:`summarise_sessions`.
+    """Per-group crying prevalence and means from :func:`summarize_sessions`.
 
     Attributes
     ----------
@@ -201,7 +202,7 @@ class SessionSummary(Result):
         return self.rows.copy()
 
 
-def summarise_sessions(
+def summarize_sessions(
     source: str | os.PathLike[str] | pd.DataFrame,
     by: Sequence[str] = ("session",),
     *,
@@ -248,17 +249,17 @@ def summarise_sessions(
     by_cols = [by] if isinstance(by, str) else list(by)
     mean_cols = [means] if isinstance(means, str) else list(means)
     if not by_cols:
-        raise DataError("summarise_sessions: give at least one column in by (e.g. by=('session',))")
+        raise DataError("summarize_sessions: give at least one column in by (e.g. by=('session',))")
     if not isinstance(batch_size, int) or batch_size < 1:
-        raise DataError(f"summarise_sessions: batch_size is {batch_size!r}; give a positive whole number")
+        raise DataError(f"summarize_sessions: batch_size is {batch_size!r}; give a positive whole number")
     if not 0.0 < level < 1.0:
-        raise DataError(f"summarise_sessions: level is {level!r}; give a level between 0 and 1, e.g. 0.95")
+        raise DataError(f"summarize_sessions: level is {level!r}; give a level between 0 and 1, e.g. 0.95")
     needed = list(dict.fromkeys([*by_cols, cried, *mean_cols]))
-    dataset = _open(source, "summarise_sessions", needed, filesystem)
-    _check_columns(dataset, needed, "summarise_sessions")
+    dataset = _open(source, "summarize_sessions", needed, filesystem)
+    _check_columns(dataset, needed, "summarize_sessions")
     _check_types(dataset.schema, cried, mean_cols)
 
-    scanner = _scanner(dataset, needed, filters, "summarise_sessions", batch_size)
+    scanner = _scanner(dataset, needed, filters, "summarize_sessions", batch_size)
     partials: list[pd.DataFrame] = []
     running: pd.DataFrame | None = None
     n_rows = n_batches = 0
@@ -301,14 +302,14 @@ def _check_types(schema: pa.Schema, cried: str, means: Sequence[str]) -> None:
         ):
             problems.append(Problem(f"type {t} is not numeric", column=m))
     if problems:
-        raise DataError("summarise_sessions: columns have the wrong type; convert them first", problems)
+        raise DataError("summarize_sessions: columns have the wrong type; convert them first", problems)
 
 
 def _batches(scanner: ds.Scanner) -> Iterator[pa.RecordBatch]:
     try:
         yield from scanner.to_batches()
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
-        raise DataError(f"summarise_sessions: could not read the archive: {exc}") from exc
+        raise DataError(f"summarize_sessions: could not read the archive: {exc}") from exc
 
 
 def _mean_parts(means: Sequence[str]) -> list[str]:
@@ -322,7 +323,7 @@ def _aggregate(batch: pa.RecordBatch, by: list[str], cried: str, means: list[str
     if pc.any(outside).as_py():
         bad = pc.filter(c, outside)
         raise DataError(
-            f"summarise_sessions: column {cried!r} has the value {bad[0].as_py()!r}; it must be boolean or "
+            f"summarize_sessions: column {cried!r} has the value {bad[0].as_py()!r}; it must be boolean or "
             "coded 1 (cried) / 0 (did not cry)"
         )
     arrays: dict[str, pa.Array] = {b: batch.column(b) for b in by}
@@ -391,3 +392,6 @@ def _finish(totals: pd.DataFrame, by: list[str], means: list[str], level: float)
         out[f"{m}_mean"] = totals[f"_mm{i}"].where(mn > 0).astype("float64")
         out[f"{m}_sd"] = np.sqrt(totals[f"_m2{i}"] / (mn - 1).where(mn > 1)).astype("float64")
     return out
+
+
+summarise_sessions = deprecated_alias(summarize_sessions, "summarise_sessions")

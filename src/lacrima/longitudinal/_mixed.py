@@ -45,7 +45,7 @@ class _State:
     npar: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class LrtResult(Result):
     """Likelihood-ratio test between two nested mixed models (as R's ``anova(m0, m1)``)."""
 
@@ -59,7 +59,7 @@ class LrtResult(Result):
     refitted_ml: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class MixedResult(Result):
     """A fitted linear or logistic mixed model.
 

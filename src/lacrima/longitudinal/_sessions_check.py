@@ -8,8 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lacrima._results import Result
-from lacrima.errors import DataError, Problem
+from lacrima._deprecation import warn_renamed
+from lacrima._results import Check
+from lacrima.errors import Problem
 from lacrima.longitudinal._sessions_common import id_missing, require_columns
 
 __all__ = ["SessionCheck", "validate_sessions"]
@@ -29,7 +30,7 @@ NOTE_KINDS = ("gap", "therapist_switch")
 
 
 @dataclass(frozen=True, eq=False)
-class SessionCheck(Result):
+class SessionCheck(Check):
     """Findings of :func:`validate_sessions`.
 
     Attributes
@@ -64,19 +65,23 @@ class SessionCheck(Result):
         """Every finding: row, client, session, kind, severity, message."""
         return self.findings.copy()
 
-    def raise_for_errors(self) -> None:
-        """Raise one :class:`~lacrima.errors.DataError` listing every error; do nothing when there is none."""
-        if self.ok:
-            return
+    @property
+    def problems(self) -> tuple[Problem, ...]:  # type: ignore[override]
+        """The errors as problems (row label and message); notes are not problems."""
         errors = self.errors
-        problems = [
+        return tuple(
             Problem(str(m), row=None if _isna(r) else r)
             for r, m in zip(errors["row"], errors["message"], strict=True)
-        ]
-        kinds = ", ".join(f"{k} ({n})" for k, n in errors["kind"].value_counts(sort=False).items())
-        raise DataError(
-            f"the session table has {self.n_errors} errors: {kinds}; fix them and check again", problems
         )
+
+    def headline(self) -> str:
+        kinds = ", ".join(f"{k} ({n})" for k, n in self.errors["kind"].value_counts(sort=False).items())
+        return f"the session table has {self.n_errors} errors: {kinds}; fix them and check again"
+
+    def raise_for_errors(self) -> None:
+        """Deprecated name of :meth:`raise_if_invalid` (removed in lacrima 0.3)."""
+        warn_renamed("SessionCheck.raise_for_errors()", "raise_if_invalid()")
+        self.raise_if_invalid()
 
 
 def validate_sessions(
@@ -103,7 +108,7 @@ def validate_sessions(
     Returns
     -------
     SessionCheck
-        ``.table()`` lists every finding; ``.ok`` is True without errors; ``.raise_for_errors()`` raises
+        ``.table()`` lists every finding; ``.ok`` is True without errors; ``.raise_if_invalid()`` raises
         one DataError listing them all.
 
     Notes

@@ -311,7 +311,9 @@ class LongitudinalResults(Result):
     crying_rate
         Share of sessions with crying (sessions with ``cried`` recorded); NaN without ``cried``.
     alliance_curve
-        Population-level alliance by session from L2 (columns ``session, alliance``), empty if not run.
+        Population-level alliance by session (columns ``session, alliance, model``) from the model of the
+        alliance on growth and crying at t-1 alone (L2 in the default plan; found by its terms, not its
+        id); empty, with a note saying why, when no such model ran.
     crying_by_style
         Predicted probability of crying by attachment style over sessions with 95 % intervals
         (``session, group, p, ci_low, ci_high``), empty without attachment styles.
@@ -443,6 +445,7 @@ def analyze_sessions(
     models = tuple(_run(h, data, alliance_col, blocked, min_clients) for h in hypotheses)
     n_ther = int(data["therapist_id"].nunique()) if "therapist_id" in data.columns else None
     rate = float(pd.to_numeric(data["cried"], errors="coerce").mean()) if "cried" in data.columns else np.nan
+    curve = _alliance_curve(models, data, notes) if not blocked else _alliance_curve((), data, [])
     return LongitudinalResults(
         models=models,
         check=check,
@@ -452,8 +455,8 @@ def analyze_sessions(
         n_clients=int(data["client_id"].nunique()) if "client_id" in data.columns else 0,
         n_therapists=n_ther,
         crying_rate=rate,
-        alliance_curve=_alliance_curve(models, data),
-        crying_by_style=_crying_by_style(data) if not blocked else _empty_style(),
+        alliance_curve=curve,
+        crying_by_style=_crying_by_style(data, notes) if not blocked else _empty_style(),
         example_client=_example_client(data) if not blocked else None,
         notes=tuple(notes),
         seed=seed,
@@ -645,35 +648,65 @@ def _grid(data: pd.DataFrame) -> np.ndarray:
     return np.arange(first, max(last, first) + 1.0)
 
 
-def _alliance_curve(models: tuple[LongitudinalModel, ...], data: pd.DataFrame) -> pd.DataFrame:
-    model = next((m for m in models if m.id == "L2" and m.ran and m.fit is not None), None)
+_CURVE_TERMS = frozenset({"(Intercept)", "session_c", "cried_lag1"})
+
+
+def _curve_model(models: tuple[LongitudinalModel, ...]) -> LongitudinalModel | None:
+    """The model the population alliance curve comes from, found by what it is: a linear model of the
+    session alliance whose fixed effects are exactly growth (``session_c``) and crying at t-1."""
+    for m in models:
+        terms = set(map(str, m.fixed.index))
+        if m.ran and m.fit is not None and m.family == "gaussian" and terms == _CURVE_TERMS:
+            return m
+    return None
+
+
+def _alliance_curve(
+    models: tuple[LongitudinalModel, ...], data: pd.DataFrame, notes: list[str]
+) -> pd.DataFrame:
+    model = _curve_model(models)
     if model is None or model.fit is None:
-        return pd.DataFrame(columns=["session", "alliance"])
+        if "session" in data.columns and "cried_lag1" in data.columns:
+            notes.append(
+                "population alliance curve not drawn: no model of the session alliance on session_c and "
+                "cried_lag1 alone ran"
+            )
+        return pd.DataFrame(columns=["session", "alliance", "model"])
     sessions = _grid(data)
     first = float(pd.to_numeric(data["session"]).min())
     new = pd.DataFrame({"session": sessions, "session_c": (sessions - first) / SESSION_SCALE})
     # crying at t-1 held at its sample share, so the curve is the average client's expected alliance
     new["cried_lag1"] = float(pd.to_numeric(data["cried_lag1"]).mean())
     pred = model.fit.predict(new, re_form="~0")
-    return pd.DataFrame({"session": sessions, "alliance": pred.to_numpy()})
+    return pd.DataFrame({"session": sessions, "alliance": pred.to_numpy(), "model": model.id})
 
 
 def _empty_style() -> pd.DataFrame:
     return pd.DataFrame(columns=["session", "group", "p", "ci_low", "ci_high"])
 
 
-def _crying_by_style(data: pd.DataFrame) -> pd.DataFrame:
+def _crying_by_style(data: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
     """Population-level probability of crying by attachment style over sessions, with 95 % Wald bands.
 
     Fitted as ``cried ~ 0 + attachment_style + attachment_style:t + (1 | client_id)`` (``t = session_c``):
     each style's intercept ``a`` and slope ``b`` and their covariance from ``vcov`` give the delta-method
     interval of the linear predictor ``a + b t`` at every session, as R's
     ``sqrt(V[a, a] + 2 t V[a, b] + t^2 V[b, b])``.
+
+    Whatever is left out (the whole figure, or one style) is said in ``notes``.
     """
-    if not {"attachment_style", "cried", "session_c"} <= set(data.columns):
+    what = "crying by attachment style over sessions"
+    missing = sorted({"attachment_style", "cried", "session_c"} - set(data.columns))
+    if missing:
+        notes.append(f"{what} not estimated: the sessions lack {', '.join(missing)}")
         return _empty_style()
     frame = data.dropna(subset=["attachment_style", "cried", "session_c"])
-    if frame["client_id"].nunique() < 20 or frame["attachment_style"].nunique() < 2:
+    n_clients, n_styles = frame["client_id"].nunique(), frame["attachment_style"].nunique()
+    if n_clients < 20 or n_styles < 2:
+        notes.append(
+            f"{what} not estimated: {n_clients} client(s) with {n_styles} attachment style(s); "
+            "it needs at least 20 clients and two styles"
+        )
         return _empty_style()
     sessions = _grid(frame)
     first = float(pd.to_numeric(data["session"]).min())
@@ -682,13 +715,15 @@ def _crying_by_style(data: pd.DataFrame) -> pd.DataFrame:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             fit = mixed(formula, frame.assign(t=frame["session_c"]), family="binomial")
-    except (DataError, ValueError, np.linalg.LinAlgError, RuntimeError):
+    except (DataError, ValueError, np.linalg.LinAlgError, RuntimeError) as exc:
+        notes.append(f"{what} not estimated: {formula} could not be fitted ({exc})")
         return _empty_style()
     rows = []
     t = (sessions - first) / SESSION_SCALE
     for level in frame["attachment_style"].cat.categories:
         a, b = f"attachment_style{level}", f"attachment_style{level}:t"
         if a not in fit.fixed.index or b not in fit.fixed.index:
+            notes.append(f"{what}: style {level!s} left out (its terms are not in the fitted model)")
             continue
         va, vb, cov = _num(fit.vcov, a, a), _num(fit.vcov, b, b), _num(fit.vcov, a, b)
         eta = _num(fit.fixed, a, "estimate") + _num(fit.fixed, b, "estimate") * t

@@ -15,7 +15,13 @@ import pandas as pd
 
 from lacrima._results import Result
 from lacrima.errors import DataError
-from lacrima.longitudinal._archive import SessionSummary, read_sessions, summarise_sessions, wilson_interval
+from lacrima.longitudinal._archive import (
+    SessionSummary,
+    read_sessions,
+    summarise_sessions,
+    summarize_sessions,
+    wilson_interval,
+)
 from lacrima.longitudinal._sessions_check import SessionCheck, validate_sessions
 from lacrima.longitudinal._sessions_common import (
     as_columns,
@@ -37,6 +43,7 @@ __all__ = [
     "lag",
     "read_sessions",
     "summarise_sessions",
+    "summarize_sessions",
     "validate_sessions",
     "wilson_interval",
 ]

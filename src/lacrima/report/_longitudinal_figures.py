@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 
 from lacrima.errors import DataError
-from lacrima.longitudinal._archive import SessionSummary, summarise_sessions
-from lacrima.longitudinal._sessions_common import binary_values, require_columns, session_numbers
+from lacrima.longitudinal import SessionSummary, summarize_sessions
+from lacrima.longitudinal.columns import binary_values, require_columns, session_numbers
 from lacrima.report._chart import PALETTE, Axis, Band, Chart, Line, Points, Span, as_figure
 
 __all__ = [
@@ -52,7 +52,7 @@ def crying_prevalence_chart(
     ----------
     data
         A session table, or a :class:`~lacrima.longitudinal.sessions.SessionSummary` from
-        ``summarise_sessions`` (for archives too large to load; its ``by`` must be ``(session,)`` or
+        ``summarize_sessions`` (for archives too large to load; its ``by`` must be ``(session,)`` or
         ``(session, group)``).
     session, cried
         Columns of the session table.
@@ -78,7 +78,7 @@ def crying_prevalence_chart(
         level = data.level
     else:
         require_columns(data, [*by, cried], "crying_prevalence_plot")
-        table = summarise_sessions(data, by=by, cried=cried, means=(), level=level).table()
+        table = summarize_sessions(data, by=by, cried=cried, means=(), level=level).table()
     table = table[(table["n"] >= min_n) & table[session].notna()]
     groups: list[Any] = [None] if group is None else _levels(table[group], order)
     layers: list[Any] = []

@@ -17,7 +17,7 @@ from lacrima.report._html import HtmlReport
 from lacrima.report._labels import label
 
 if TYPE_CHECKING:
-    from lacrima.analysis._runner import HypothesisResult
+    from lacrima.analysis.runner import HypothesisResult
     from lacrima.report._study import Report
 
 VERDICT_CLASS = {
@@ -420,37 +420,30 @@ def _moderation(report: Report, doc: HtmlReport) -> None:
             )
             + f" (observed range {fmt_num(jn.observed_range[0])} to {fmt_num(jn.observed_range[1])}).",
         )
-        b = det.coefficients["estimate"]
         x_name, m_name = cols["x"], cols["m"]
-        xm = f"{x_name}:{m_name}"
-        if x_name in b.index and xm in b.index:
-            lines = pd.DataFrame(
-                {
-                    "label": ss["at"].astype(str),
-                    "intercept": [
-                        float(b["(Intercept)"])
-                        + float(b.get(m_name, 0.0)) * (mv - float(ss["m_value"].mean()))
-                        for mv in ss["m_value"]
-                    ],
-                    "slope": ss["estimate"].astype(float),
-                }
-            )
-            x_vals = pd.to_numeric(r.hypothesis.select(report.data)[x_name], errors="coerce").dropna()
-            centre = float(x_vals.mean()) if det.centered else 0.0
-            fig = simple_slopes_plot(
-                lines,
-                x_range=(float(x_vals.min()) - centre, float(x_vals.max()) - centre),
-                xlabel=f"{label(x_name)} (centred)" if det.centered else label(x_name),
-                ylabel=label(cols["y"]),
-                mlabel=label(m_name),
-            )
-            doc.figure(
-                sec,
-                fig,
-                f"Simple slopes ({r.hypothesis.id}): predicted {label(cols['y']).lower()} at "
-                f"\u22121 SD, the mean and +1 SD of {label(m_name).lower()}.",
-                alt="Simple slopes plot",
-            )
+        lines = pd.DataFrame(
+            {
+                "label": ss["at"].astype(str),
+                "intercept": ss["intercept"].astype(float),
+                "slope": ss["estimate"].astype(float),
+            }
+        )
+        x_vals = pd.to_numeric(r.hypothesis.select(report.data)[x_name], errors="coerce").dropna()
+        centre = float(x_vals.mean()) if det.centered else 0.0
+        fig = simple_slopes_plot(
+            lines,
+            x_range=(float(x_vals.min()) - centre, float(x_vals.max()) - centre),
+            xlabel=f"{label(x_name)} (centred)" if det.centered else label(x_name),
+            ylabel=label(cols["y"]),
+            mlabel=label(m_name),
+        )
+        doc.figure(
+            sec,
+            fig,
+            f"Simple slopes ({r.hypothesis.id}): predicted {label(cols['y']).lower()} at "
+            f"\u22121 SD, the mean and +1 SD of {label(m_name).lower()}.",
+            alt="Simple slopes plot",
+        )
 
 
 def _notes(report: Report, doc: HtmlReport) -> None:

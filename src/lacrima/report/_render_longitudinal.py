@@ -236,7 +236,8 @@ def _figures(result: LongitudinalResults, doc: HtmlReport, sec: Section) -> None
             data, alliance=alliance, seed=result.seed, fitted=fitted, ylabel="Session alliance"
         )
         model_text = (
-            " and the population curve of model L2 (dashed; crying at t\u22121 at its sample share)"
+            f" and the population curve of model {curve['model'].iloc[0]} (dashed; crying at t\u22121 at its "
+            "sample share)"
             if fitted is not None
             else ""
         )

@@ -12,9 +12,9 @@ from typing import Any
 import pandas as pd
 
 from lacrima._results import Result, to_jsonable
-from lacrima.analysis._descriptives import prevalence
-from lacrima.analysis._runner import HypothesisResult, PlanResults, run_plan
+from lacrima.analysis import prevalence
 from lacrima.analysis.plan import AnalysisPlan
+from lacrima.analysis.runner import HypothesisResult, PlanResults, run_plan
 from lacrima.errors import DataError
 from lacrima.instruments import load_instrument
 from lacrima.scoring import reliability, score_all
@@ -22,7 +22,7 @@ from lacrima.scoring import reliability, score_all
 __all__ = ["Report", "analyze", "prepare"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Report(Result):
     """Everything one run of the battery produced; render with :meth:`to_html`, :meth:`to_docx`,
     :meth:`to_json`."""

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from lacrima import _dist
+from lacrima._deprecation import warn_renamed
 from lacrima._results import Result
 from lacrima.errors import ConvergenceWarning, DataError, LacrimaWarning, Problem, SingularDataWarning
 from lacrima.instruments import Instrument
@@ -280,9 +281,9 @@ class ReliabilityResult(Result):
     std_alpha : float
         Standardised alpha (from the correlation matrix).
     alpha_ci : tuple of float
-        Feldt's F-based interval for alpha at ``ci_level``.
-    ci_level : float
-        Coverage of ``alpha_ci``.
+        Feldt's F-based interval for alpha at ``level``.
+    level : float
+        Coverage of ``alpha_ci`` (``ci_level`` before 0.2: a deprecated alias until 0.3).
     omega_total : float
         McDonald's omega total from a one-factor ML model (NaN with two items).
     item_total : DataFrame
@@ -297,9 +298,15 @@ class ReliabilityResult(Result):
     alpha: float
     std_alpha: float
     alpha_ci: tuple[float, float]
-    ci_level: float
+    level: float
     omega_total: float
     item_total: pd.DataFrame
+
+    @property
+    def ci_level(self) -> float:
+        """Deprecated: the coverage of ``alpha_ci`` is :attr:`level`."""
+        warn_renamed("ReliabilityResult.ci_level", ".level", stacklevel=2)
+        return self.level
 
     def table(self, which: Literal["summary", "items"] = "summary") -> pd.DataFrame:
         """``"summary"``: rows alpha, std_alpha, omega_total with ``estimate, ci_low, ci_high, n,
@@ -348,7 +355,8 @@ def reliability(
     *,
     instrument: str | Instrument | None = None,
     subscale: str | None = None,
-    ci_level: float = 0.95,
+    level: float = 0.95,
+    ci_level: float | None = None,
 ) -> ReliabilityResult:
     """Cronbach's alpha (with Feldt's interval), McDonald's omega total and an item-total table.
 
@@ -365,8 +373,10 @@ def reliability(
     instrument, subscale : optional
         Take the items, reverse keys and scale from an instrument's subscale instead
         (``reliability(df, instrument="ecr_r", subscale="anxiety")``).
-    ci_level : float, default 0.95
+    level : float, default 0.95
         Coverage of the interval for alpha.
+    ci_level : float, optional
+        Deprecated name of ``level`` (warns; removed in lacrima 0.3).
 
     Returns
     -------
@@ -421,8 +431,13 @@ def reliability(
         if isinstance(items, str):
             raise DataError(f"items must be a list of column names, not the single string {items!r}")
         columns, rev = list(items), list(reverse)
-    if not 0 < ci_level < 1:
-        raise DataError(f"ci_level must lie between 0 and 1, not {ci_level!r}")
+    if ci_level is not None:
+        if level != 0.95:
+            raise TypeError("give level or ci_level (its deprecated name), not both")
+        warn_renamed("reliability(ci_level=...)", "level=...")
+        level = ci_level
+    if not 0 < level < 1:
+        raise DataError(f"level must lie between 0 and 1, not {level!r}")
     problems: list[Problem] = []
     absent = [c for c in columns if c not in df.columns]
     if absent:
@@ -487,7 +502,7 @@ def reliability(
     corr = cov / np.outer(sd, sd)
     alpha = _alpha(cov)
     std_alpha = _alpha(corr)
-    ci = _feldt(alpha, n, k, ci_level)
+    ci = _feldt(alpha, n, k, level)
 
     total = cov.sum()
     row_sums = cov.sum(axis=1)
@@ -560,7 +575,7 @@ def reliability(
         alpha=alpha,
         std_alpha=std_alpha,
         alpha_ci=ci,
-        ci_level=float(ci_level),
+        level=float(level),
         omega_total=omega,
         item_total=item_total,
     )

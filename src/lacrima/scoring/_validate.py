@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lacrima._results import Result
+from lacrima._results import Check
 from lacrima.errors import DataError, Problem
 from lacrima.instruments import Instrument, Item, load_instrument
 
@@ -71,7 +71,7 @@ def _range_words(item: Item, instrument: Instrument) -> str:
 
 
 @dataclass(frozen=True, eq=False)
-class ValidationReport(Result):
+class ValidationReport(Check):
     """What :func:`validate` found: every problem, plus the item columns absent from the data.
 
     Attributes

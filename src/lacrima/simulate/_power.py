@@ -20,7 +20,7 @@ __all__ = ["PowerCurve", "power_by_simulation"]
 _CHUNK = 4_000_000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PowerCurve(Result):
     """Power at each sample size, estimated from repeated simulated studies.
 

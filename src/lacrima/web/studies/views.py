@@ -222,7 +222,7 @@ def export(request: HttpRequest, slug: str, table: str, fmt: str) -> HttpRespons
     study = scope.study
     if table not in ("respondents", "sessions") or fmt not in ("csv", "sav", "parquet"):
         raise Http404("not found")
-    from lacrima.io import neutralise_formulas
+    from lacrima.io import neutralize_formulas
     from lacrima.web.studies.tables import study_tables
 
     respondents, sessions = study_tables(study, scope.sites)
@@ -230,7 +230,7 @@ def export(request: HttpRequest, slug: str, table: str, fmt: str) -> HttpRespons
     record(request, "export", study, study_id=study.pk, table=table, format=fmt, rows=len(frame))
     buf = io.BytesIO()
     if fmt == "csv":
-        buf.write(neutralise_formulas(frame).to_csv(index=False, lineterminator="\r\n").encode("utf-8"))
+        buf.write(neutralize_formulas(frame).to_csv(index=False, lineterminator="\r\n").encode("utf-8"))
         content_type = "text/csv; charset=utf-8"
     elif fmt == "parquet":
         frame.to_parquet(buf, index=False)
@@ -264,7 +264,7 @@ def report(request: HttpRequest, slug: str) -> HttpResponse:
 
     from lacrima.errors import DataError
     from lacrima.report import analyze
-    from lacrima.report._render import build_html
+    from lacrima.report.render import build_html
     from lacrima.web.studies.tables import study_tables
 
     respondents, _ = study_tables(study, scope.sites)
