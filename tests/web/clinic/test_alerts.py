@@ -102,6 +102,7 @@ def test_it_sends_nothing_when_the_therapists_account_is_gone(clinic) -> None:
     assert r.status_code == 200 and 'id="no-therapist"' in r.content.decode()
 
 
+@pytest.mark.django_db(transaction=True)  # the worker closes its connection when done (PostgreSQL)
 def test_it_queues_the_evaluation_after_a_checkin_and_the_worker_runs_it(
     clinic, django_capture_on_commit_callbacks
 ) -> None:

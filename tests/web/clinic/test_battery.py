@@ -14,6 +14,7 @@ def _worker() -> None:
     call_command("db_worker", batch=True, startup_delay=False, reload=False, verbosity=0)
 
 
+@pytest.mark.django_db(transaction=True)  # the worker closes its connection when done (PostgreSQL)
 def test_it_queues_the_battery_and_follows_it_to_a_clear_message(
     world, django_capture_on_commit_callbacks
 ) -> None:

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 
 import pytest
 from django.conf import settings
-from django.test import Client as HttpClient
 
 from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, needs_chromium
 from clinic_support import checkin, phq, rupture_course, survey
@@ -48,8 +47,7 @@ def _seed(world) -> None:
 
 
 def _page(browser, live_server, world, lang: str):
-    http = HttpClient()
-    http.force_login(world.therapist)
+    http = world.login(world.therapist)  # signed in with the second factor passed
     ctx = browser.new_context(
         viewport={"width": 390, "height": 844},
         device_scale_factor=2,
