@@ -16,9 +16,23 @@ FIXTURES = Path(__file__).parents[1] / "io" / "fixtures"
 
 
 def test_it_runs_the_demo_end_to_end(tmp_path: Path) -> None:
+    """As a user runs it: its own process, so Django is configured for the demo's own database (inside
+    pytest, Django is already set up for the test database)."""
+    import os
+    import subprocess
+    import sys
+
     out = tmp_path / "demo"
-    result = runner.invoke(app, ["demo", "--out", str(out), "--n-boot", "200"])
-    assert result.exit_code == 0, result.output
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "LACRIMA_", "DATABASE_URL"))}
+    done = subprocess.run(
+        [sys.executable, "-c", "from lacrima.cli import main; main()",
+         "demo", "--out", str(out), "--n-boot", "200"],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = (out / "demo-credentials.txt").read_text().splitlines()
+    users = {line.split()[0] for line in lines if line.strip()}
+    assert {"demo-therapist", "demo-therapist-2", "demo-researcher"} <= users
     assert (out / "lacrima.sqlite3").stat().st_size > 10_000
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "Replication scorecard" in html and html.count('<svg class="chart"') >= 10

@@ -54,7 +54,14 @@ CONTRACT: dict[str, tuple[str, str, set[str]]] = {
     "session_checkin": (
         "chk",
         "checkin",
-        {"intensity", "positive_feelings", "negative_feelings", "alliance"},
+        {
+            "intensity",
+            "positive_feelings",
+            "negative_feelings",
+            "alliance",
+            "felt_understood",
+            "therapist_response",
+        },
     ),
     "demographics": ("dem", "demographics", set()),
 }
@@ -254,9 +261,18 @@ def test_it_gates_the_crying_episode_items_on_having_cried() -> None:
 def test_it_keeps_the_check_in_short_and_gated_on_crying() -> None:
     chk = load_instrument("session_checkin")
     assert chk.columns[0] == "cried"
-    assert len(chk.items) <= 10
+    # 11 since version 1.1 added "felt understood" and the therapist's response after crying (issue 11's
+    # client page); a client who did not cry still answers only 4 questions
+    assert len(chk.items) <= 11
+    assert sum(it.show_if is None for it in chk.items) == 4
     assert 3 <= len(chk.subscales["alliance"].items) <= 4
-    for name in ("intensity", "positive_feelings", "negative_feelings"):
+    for name in (
+        "intensity",
+        "positive_feelings",
+        "negative_feelings",
+        "felt_understood",
+        "therapist_response",
+    ):
         for n in chk.subscales[name].items:
             assert chk.item(n).show_if == ("cried", (1,))
     assert all(chk.item(n).show_if is None for n in chk.subscales["alliance"].items)

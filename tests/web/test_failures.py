@@ -35,9 +35,9 @@ def test_it_still_shows_clients_whose_old_code_has_a_slash(world) -> None:
     for user in (world.admin, world.researcher, world.therapist):
         r = world.login(user).get("/studies/cry-2026/")
         assert r.status_code == 200 and "IL/07" in r.content.decode()
-    page = world.login(world.therapist).get("/studies/cry-2026/clients/IL/07/")
+    page = world.login(world.therapist).get("/studies/cry-2026/clients/IL/07/", follow=True)  # -> /clinic/
     assert page.status_code == 200 and "IL/07" in page.content.decode()
-    assert world.login(world.other_therapist).get("/studies/cry-2026/clients/IL/07/").status_code == 404
+    assert world.login(world.other_therapist).get("/clinic/cry-2026/clients/IL/07/").status_code == 404
     assert odd.pk
 
 

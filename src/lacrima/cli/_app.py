@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from lacrima.cli._clinic import register as register_clinic
 from lacrima.cli._consortium import register as register_consortium
 from lacrima.cli._ops import register as register_ops
 from lacrima.errors import DataError
@@ -139,11 +140,20 @@ def demo(
         html_path = report.to_html(out / "report.html")
         report.to_docx(out / "tables.docx")
         report.to_json(out / "results.json")
-        bar.update(task, advance=2, description="Done")
+        bar.update(task, advance=1, description="Seeding the demo clinic (two therapists, 40 clients)")
+        from lacrima.cli._clinic import seed_demo
+
+        credentials, n_clients, n_sessions = seed_demo(out, seed)
+        bar.update(task, advance=1, description="Done")
     _summary(report)
     console.print(f"Database: {db}")
     console.print(f"Report:   {html_path}  (open it in a browser; it works offline)")
     console.print(f"Tables:   {out / 'tables.docx'}   Results: {out / 'results.json'}")
+    console.print(
+        f"Clinic:   {n_clients} clients, {n_sessions} sessions; accounts and passwords in {credentials}; "
+        "the server's worker computes scores and alerts in its first minute"
+    )
+    console.print(f"Open it:  LACRIMA_DEMO=1 lacrima serve --data {out}  (log in as demo-therapist)")
 
 
 def _summary(report: object) -> None:
@@ -328,6 +338,9 @@ def main() -> None:
         sys.exit(2)
 
 
+register_clinic(app)
+
+
 def _django_setup(data: Path | None) -> None:
     import os
 
@@ -354,6 +367,9 @@ def serve(
     threads: Annotated[int, typer.Option(help="Threads per worker (production server).")] = 4,
     access_log: Annotated[bool, typer.Option(help="Log every request to standard output.")] = True,
     dev: Annotated[bool, typer.Option(help="Use Django's development server instead of gunicorn.")] = False,
+    worker: Annotated[
+        bool, typer.Option(help="Also run a background worker (default in development; see lacrima worker).")
+    ] = True,
 ) -> None:
     """Serve the web app: apply migrations, then become a production server (gunicorn)."""
     import os
@@ -367,6 +383,12 @@ def serve(
     compile_catalogs()  # a source checkout's interface translations (a built package carries them)
     call_command("migrate", interactive=False, verbosity=0)
     console.print(f"lacrima web app on http://{host}:{port}/  (admin at /admin/; Ctrl-C stops it)")
+    from django.conf import settings
+
+    if worker and not settings.PRODUCTION:
+        from lacrima.cli._clinic import start_dev_worker
+
+        start_dev_worker(data)  # ends by itself when this server process ends
     if dev:
         call_command("runserver", f"{host}:{port}", use_reloader=False)
         return

@@ -6,6 +6,7 @@ columns) so that every other part of lacrima can be demonstrated and tested on t
 """
 
 from lacrima.simulate._effects import DEFAULT_CORRELATIONS, DEFAULT_LOCATION, LATENT_NAMES, StudyEffects
+from lacrima.simulate._plant import PlantedEvents
 from lacrima.simulate._power import PowerCurve, power_by_simulation
 from lacrima.simulate._sessions import SessionEffects, SimulatedSessions, simulate_sessions
 from lacrima.simulate._sites import Site, default_sites
@@ -15,6 +16,7 @@ __all__ = [
     "DEFAULT_CORRELATIONS",
     "DEFAULT_LOCATION",
     "LATENT_NAMES",
+    "PlantedEvents",
     "PowerCurve",
     "SessionEffects",
     "SimulatedSessions",

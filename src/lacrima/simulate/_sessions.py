@@ -16,6 +16,14 @@ from lacrima.instruments import Instrument, list_instruments, load_instrument
 from lacrima.scoring import attachment_style
 from lacrima.simulate._effects import coerce_effects
 from lacrima.simulate._items import apply_show_if, cut_to_scale, items_from_latent, mcar
+from lacrima.simulate._plant import (
+    PlantedEvents,
+    assign_events,
+    missed_sessions,
+    plant_after_items,
+    plant_alliance,
+    symptoms,
+)
 from lacrima.simulate._sites import GENDERS, Site, as_site_list, make_rng
 
 __all__ = ["SessionEffects", "SimulatedSessions", "simulate_sessions"]
@@ -99,6 +107,11 @@ _EXPERIENCE = {
 }
 
 
+# check-in 1.1 items: latent = 0.3 (alliance - 5) + 0.9 residual (session-level only)
+_LATE_TOPICS = ("felt_understood", "therapist_response")
+_LATE_EXPERIENCE = {t: {"alliance_minus_5": 0.3, "residual": 0.9} for t in _LATE_TOPICS}
+
+
 @dataclass(frozen=True, repr=False)
 class SimulatedSessions:
     """Simulated session-by-session data.
@@ -167,6 +180,7 @@ def simulate_sessions(
     missing: float = 0.02,
     instrument: Instrument | None = None,
     start: str = "2024-01-08",
+    plant: PlantedEvents | Mapping[str, Any] | None = None,
 ) -> SimulatedSessions:
     """Simulate weekly therapy sessions with crying episodes, alliance and client attachment.
 
@@ -191,6 +205,16 @@ def simulate_sessions(
     start
         Earliest first-session date; first sessions are spread over the following year, then weekly
         (+-2 days).
+    plant
+        Clinical events to plant for scoring alert rules (default none: the output is then exactly what it
+        was without this option): a :class:`~lacrima.simulate.PlantedEvents` or a dict of its fields, e.g.
+        ``{"rupture": 0.1, "deterioration": 0.1, "risk": 0.05, "difficult_crying": 0.1, "missed": 0.05}``
+        (shares of clients; one event per client at most) -- alliance ruptures with or without repair,
+        difficult crying episodes, symptom deterioration and risk answers on PHQ-9 item 9 (with PHQ-9 and
+        GAD-7 item columns on scheduled sessions), and runs of missed check-ins (rows dropped). The events
+        are in ``truth["planted"]``: ``client_id, kind, session`` (onset), ``lowest_session``,
+        ``repaired``, ``repair_session``, ``last_session``, ``size``; ``truth["symptom_intake"]`` has each
+        client's intake totals. See ``lacrima/simulate/_plant.py`` for the event model.
 
     Returns
     -------
@@ -214,6 +238,7 @@ def simulate_sessions(
     >>> sim.data["cried"].mean()  # doctest: +SKIP
     """
     eff = coerce_effects(SessionEffects, effects, "session effects")
+    plan = coerce_effects(PlantedEvents, plant, "clinical events") if plant is not None else None
     site_list = as_site_list(sites)
     problems = []
     if not isinstance(n_clients, (int, np.integer)) or n_clients < 1:
@@ -228,6 +253,10 @@ def simulate_sessions(
         raise DataError("simulate_sessions cannot run with these settings", problems)
     inst = _checkin_instrument(instrument)
     rng = make_rng(seed)
+    # Child generators for what was added after the first release (check-in 1.1 items, their blanks, planted
+    # events): spawning draws nothing from rng, so every earlier column keeps its values for a given seed,
+    # and each child is the same whatever else is switched on.
+    late_items_rng, late_blanks_rng, prng = rng.spawn(3)
     n_c, n_t = int(n_clients), int(n_therapists)
 
     # therapists and clients
@@ -288,6 +317,10 @@ def simulate_sessions(
     jitter = rng.integers(-2, 3, size=total)
     jitter[session == 1] = 0
     date = first[client] + (7 * (session - 1) + jitter).astype("timedelta64[D]")
+    planted: list[dict[str, Any]] = []
+    if plan is not None:
+        kinds = assign_events(plan, n_sess, prng)
+        planted += plant_alliance(plan, prng, kinds, n_sess, offsets, alliance, cried)
 
     client_ids = np.asarray([f"c{i:05d}" for i in range(1, n_c + 1)], dtype=object)
     ther_ids = np.asarray([f"t{i:04d}" for i in range(1, n_t + 1)], dtype=object)
@@ -303,7 +336,15 @@ def simulate_sessions(
     if inst is not None:
         columns.update(
             _checkin_items(
-                inst, rng, cried, alliance, anx_c[client], avo_c[client], c_exp[client], eff.alliance_item_sd
+                inst,
+                rng,
+                cried,
+                alliance,
+                anx_c[client],
+                avo_c[client],
+                c_exp[client],
+                eff.alliance_item_sd,
+                late_items_rng,
             )
         )
     columns.update(
@@ -319,12 +360,29 @@ def simulate_sessions(
     if inst is not None:
         apply_show_if(inst, data)
         gates = {it.show_if[0] for it in inst.items if it.show_if is not None} | {"cried"}
+        late = set(_late_columns(inst))
         mcar(
             data,
-            [it.column for it in inst.items if it.column in data and it.column not in gates],
+            [it.column for it in inst.items if it.column in data and it.column not in gates | late],
             missing,
             rng,
         )
+        if late:
+            # the items added in check-in 1.1 get their blanks from a child generator, like their values
+            mcar(data, [c for c in inst.columns if c in late and c in data], missing, late_blanks_rng)
+    intakes = None
+    if plan is not None:
+        plant_after_items(plan, prng, inst, data, planted, offsets)
+        if plan.any_symptoms:
+            cols, rows, intakes = symptoms(
+                plan, prng, kinds, n_sess, client, session, load_instrument("phq9"), load_instrument("gad7")
+            )
+            planted += rows
+            data = pd.concat([data, pd.DataFrame(cols, index=data.index)], axis=1)
+        drop, rows = missed_sessions(plan, prng, kinds, n_sess, offsets)
+        planted += rows
+        if drop.size:
+            data = data.drop(index=data.index[drop]).reset_index(drop=True)
 
     clients = pd.DataFrame(
         {
@@ -341,7 +399,7 @@ def simulate_sessions(
     )
     truth: dict[str, Any] = {
         "effects": dataclasses.asdict(eff),
-        "experience": {k: dict(v) for k, v in _EXPERIENCE.items()},
+        "experience": {k: dict(v) for k, v in {**_EXPERIENCE, **_LATE_EXPERIENCE}.items()},
         "client_effects": pd.DataFrame(
             {"client_id": client_ids, "cry": u_cry, "alliance_intercept": b0, "alliance_slope": b1}
         ),
@@ -352,7 +410,32 @@ def simulate_sessions(
         "attachment_cutoff": ECR_CENTRE,
         "seed": seed if isinstance(seed, int) else None,
     }
+    if plan is not None:
+        truth["plant"] = dataclasses.asdict(plan)
+        truth["planted"] = _planted_table(planted, client_ids)
+        if intakes is not None:
+            truth["symptom_intake"] = intakes.assign(client_id=client_ids)[
+                ["client_id", "intake_phq9", "intake_gad7", "recovery"]
+            ]
     return SimulatedSessions(data=data, clients=clients, truth=truth)
+
+
+_PLANTED_COLUMNS = [
+    "client_id",
+    "kind",
+    "session",
+    "lowest_session",
+    "repaired",
+    "repair_session",
+    "last_session",
+    "size",
+]
+
+
+def _planted_table(rows: list[dict[str, Any]], client_ids: np.ndarray) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=["client", *_PLANTED_COLUMNS[1:]])
+    frame.insert(0, "client_id", client_ids[frame.pop("client").to_numpy(dtype=np.int64)])
+    return frame.sort_values(["client_id", "session"], kind="stable").reset_index(drop=True)
 
 
 def _checkin_items(
@@ -364,6 +447,7 @@ def _checkin_items(
     avo_c: np.ndarray,
     c_exp: np.ndarray,
     item_sd: float,
+    late_rng: np.random.Generator,
 ) -> dict[str, np.ndarray]:
     n = cried.shape[0]
     e = rng.standard_normal((n, 3))
@@ -383,7 +467,8 @@ def _checkin_items(
     alliance_items = []
     if "alliance" in inst.subscales:
         alliance_items = [inst.item(k) for k in inst.subscales["alliance"].items]
-    skip = ["cried", *(it.column for it in alliance_items)]
+    late = _late_columns(inst)
+    skip = ["cried", *(it.column for it in alliance_items), *late]
     location = {"intensity": 0.5, "positive_feelings": 0.55, "negative_feelings": 0.4}
     out = items_from_latent(inst, latent, rng, n=n, loading=0.8, location=location, skip=skip)
     out["cried"] = cried
@@ -396,4 +481,28 @@ def _checkin_items(
         y = scale.min + (alliance - 1.0) * ratio + item_sd * ratio * rng.standard_normal(n)
         y = cut_to_scale(y, scale)
         out[it.column] = scale.min + scale.max - y if it.reverse else y
+    if late:
+        # Items added in check-in 1.1 (felt understood, the therapist's response) are drawn from a child
+        # generator, so that every column the check-in had before keeps its values for a given seed.
+        e_late = late_rng.standard_normal((n, 2))
+        x_late = {
+            topic: _LATE_EXPERIENCE[topic]["alliance_minus_5"] * (alliance - 5.0)
+            + _LATE_EXPERIENCE[topic]["residual"] * e_late[:, j]
+            for j, topic in enumerate(_LATE_TOPICS)
+        }
+        drawn = items_from_latent(
+            inst,
+            x_late,
+            late_rng,
+            n=n,
+            loading=0.8,
+            location={"felt_understood": 0.6, "therapist_response": 0.65},
+            skip=[c for c in inst.columns if c not in late],
+        )
+        out.update({c: drawn[c] for c in inst.columns if c in late})
     return out
+
+
+def _late_columns(inst: Instrument) -> list[str]:
+    """Columns of the check-in items that simulate from their own child generator (see _checkin_items)."""
+    return [it.column for it in inst.items if it.topic in _LATE_TOPICS and it.type in ("likert", "numeric")]

@@ -17,6 +17,7 @@ The rules:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest
@@ -138,3 +139,49 @@ def get_invitation_for_participant(token: str) -> Invitation:
     if inv is None:
         raise Http404("not found")
     return inv
+
+
+# --- clinic (caseload, client page, alerts) -------------------------------------------------------------
+
+
+def is_therapist(request: HttpRequest) -> bool:
+    """Whether the user is a therapist in any study (their home page is then the caseload)."""
+    if not request.user.is_authenticated:
+        return False
+    return Membership.objects.filter(user=request.user, role=Role.THERAPIST).exists()
+
+
+def caseload_clients(request: HttpRequest) -> QuerySet[Client]:
+    """The active clients the user treats, in the studies where the user is a therapist."""
+    if not request.user.is_authenticated:
+        return Client.objects.none()
+    studies = Membership.objects.filter(user=request.user, role=Role.THERAPIST).values("study_id")
+    return Client.objects.filter(therapist=request.user, withdrawn_at__isnull=True, study_id__in=studies)
+
+
+def get_alert_for_therapist(request: HttpRequest, alert_id: int) -> Any:
+    """An alert, if the user treats its client or is an admin of its study (same rule as the client page)."""
+    from lacrima.web.clinic.models import Alert
+
+    if not request.user.is_authenticated:
+        raise _deny(request, "clinic.alert", alert_id)
+    admin_of = Membership.objects.filter(user=request.user, role=Role.STUDY_ADMIN).values("study_id")
+    alerts = Alert.objects.select_related("client", "study")
+    if not request.user.is_superuser:
+        alerts = alerts.filter(Q(client__therapist=request.user) | Q(study_id__in=admin_of))
+    alert = alerts.filter(pk=alert_id).first()
+    if alert is None:
+        raise _deny(request, "clinic.alert", alert_id)
+    return alert
+
+
+def get_checkin_client_for_participant(token: str) -> Client:
+    """The client behind a usable check-in link who has consented (the client's own view)."""
+    inv = get_invitation_for_participant(token)
+    if inv.kind != Invitation.Kind.CHECKIN or inv.client is None or inv.problem() is not None:
+        raise Http404("not found")
+    from lacrima.web.participate.models import Consent
+
+    if not Consent.objects.filter(client=inv.client, agreed=True, withdrawn_at__isnull=True).exists():
+        raise Http404("not found")
+    return inv.client

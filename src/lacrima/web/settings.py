@@ -97,6 +97,9 @@ INSTALLED_APPS = [
     "lacrima.web.studies",
     "lacrima.web.participate",
     "django_countries",
+    "django_tasks",
+    "django_tasks_db",
+    "lacrima.web.clinic",
     # --- security: accounts (second factor, login throttling) and the API docs' packaged assets
     "django_otp",
     "django_otp.plugins.otp_totp",
@@ -190,7 +193,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
 LOGIN_URL = "/accounts/login/"
-LOGIN_REDIRECT_URL = "/studies/"
+LOGIN_REDIRECT_URL = "/clinic/"
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -208,6 +211,11 @@ if PRODUCTION:
 # Invitation links for one-off surveys expire after this many days unless a study sets otherwise.
 LACRIMA_INVITATION_DAYS = int(os.environ.get("LACRIMA_INVITATION_DAYS", "30"))
 
+# Clinic: background tasks in the database (django-tasks; a worker runs them: ``lacrima worker``), e-mail
+# to therapists (console in development; SMTP from LACRIMA_EMAIL_* or a local MTA in production), and the
+# site's address for links in those e-mails.
+TASKS = {"default": {"BACKEND": os.environ.get("LACRIMA_TASK_BACKEND", "django_tasks_db.DatabaseBackend")}}
+LACRIMA_SITE_URL = os.environ.get("LACRIMA_SITE_URL", "http://127.0.0.1:8000")
 # --- security: accounts and headers (issue 12, items 1-2). Every number comes from the environment.
 
 

@@ -27,6 +27,7 @@ from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from lacrima.web.audit.models import AuditEvent
+from lacrima.web.clinic.tasks import queue_client_evaluation
 from lacrima.web.participate.models import Consent, Response
 from lacrima.web.studies import schedule as plan
 from lacrima.web.studies.models import Client, Invitation, Study, hash_token
@@ -256,6 +257,7 @@ def save_checkin(
                     cur.execute(sql.audit, [_prep(AuditEvent, f, event[f]) for f in _AUDIT_FIELDS])
             if row is not None:
                 _schedule_measures(link, session, language)
+                queue_client_evaluation(link.client_id)
                 return SaveResult("created", response_id, session)
         seen = _by_key(link, key)
         if seen is not None:

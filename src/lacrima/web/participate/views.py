@@ -23,6 +23,7 @@ from django.views.decorators.http import require_http_methods
 from lacrima.errors import DataError
 from lacrima.web.access import get_invitation_for_participant
 from lacrima.web.audit.log import record
+from lacrima.web.clinic.tasks import queue_client_evaluation
 from lacrima.web.participate.checkins import link_for_invitation, next_session, save_checkin
 from lacrima.web.participate.forms import InstrumentPageForm, Page, build_pages
 from lacrima.web.participate.models import Consent, Response
@@ -259,6 +260,8 @@ def _page_flow(
         response.save()
         request.session[seen_key] = response.page
         record(request, "submit", response, actor_label=_actor(inv), page=page.number, finished=finished)
+        if finished and response.client_id is not None:
+            queue_client_evaluation(response.client_id)
     if finished:
         return _done(request, token, language, inv)
     return redirect(f"participate:{view}", token=token)

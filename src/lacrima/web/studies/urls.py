@@ -1,4 +1,6 @@
+from django.contrib.auth.decorators import login_required
 from django.urls import path
+from django.views.generic import RedirectView
 
 from lacrima.web.studies import views
 
@@ -18,8 +20,12 @@ urlpatterns = [
         views.checkin_session,
         name="checkin_session",
     ),
-    # path, not str: codes enrolled before codes were checked may hold a "/"; their pages must still work
-    path("<slug:slug>/clients/<path:code>/", views.client_detail, name="client"),
+    # the therapist's client page lives in the clinic app now; the old address keeps working
+    path(
+        "<slug:slug>/clients/<path:code>/",
+        login_required(RedirectView.as_view(pattern_name="clinic:client", permanent=True)),
+        name="client",
+    ),
     path("<slug:slug>/invitations/new/", views.invitations_new, name="invitations_new"),
     path("<slug:slug>/export/<str:table>.<str:fmt>", views.export, name="export"),
     path("<slug:slug>/report/", views.report, name="report"),

@@ -213,60 +213,6 @@ def invitations_new(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-def client_detail(request: HttpRequest, slug: str, code: str) -> HttpResponse:
-    """The treating therapist's view of one client's check-ins (crying and alliance by session)."""
-    study = access.get_study_for_staff(request, slug)
-    client = access.get_client_for_therapist(request, study, code)
-    checkins = Response.objects.filter(
-        client=client, kind=Response.Kind.CHECKIN, completed_at__isnull=False
-    ).order_by("session")
-    from lacrima.instruments import load_instrument
-
-    alliance_cols = []
-    if "session_checkin" in study.checkin_instruments:
-        alliance_cols = load_instrument("session_checkin").subscale_columns("alliance")
-    rows = []
-    for r in checkins:
-        vals = [r.answers.get(c) for c in alliance_cols]
-        vals = [v for v in vals if isinstance(v, int | float)]
-        rows.append(
-            {
-                "pk": r.pk,
-                "session": r.session,
-                "date": r.session_date,
-                "cried": r.answers.get("cried") == 1,
-                "alliance": sum(vals) / len(vals) if vals else None,
-            }
-        )
-    record(request, "read", client, view="client_detail")
-    ctx = {"study": study, "client": client, "rows": rows, "timeline": _timeline_svg(client.code, rows)}
-    return render(request, "studies/client.html", ctx)
-
-
-def _timeline_svg(code: str, rows: list[dict]) -> str:
-    """The client's alliance across sessions with crying sessions marked (inline SVG), or "" with fewer
-    than two sessions that have an alliance score."""
-    if sum(r["alliance"] is not None for r in rows) < 2:
-        return ""
-    import pandas as pd
-
-    from lacrima.report.render import client_alliance_chart
-
-    frame = pd.DataFrame(
-        {
-            "client_id": code,
-            "session": [r["session"] for r in rows],
-            "alliance": [float("nan") if r["alliance"] is None else r["alliance"] for r in rows],
-            "cried": [1.0 if r["cried"] else 0.0 for r in rows],
-        }
-    )
-    chart = client_alliance_chart(frame, code, alliance="alliance", ylabel="Session alliance", title="")
-    # the SVG renderer escapes every text it writes, so the markup is safe to insert as it is
-    description = f"Alliance across sessions of client {code}, with the sessions in which they cried marked"
-    return chart.to_svg(ident="timeline", description=description)
-
-
-@login_required
 def export(request: HttpRequest, slug: str, table: str, fmt: str) -> HttpResponse:
     """Pseudonymised export of respondents or sessions (CSV, SPSS .sav or Parquet)."""
     scope = access.get_study_for_research(request, slug, "export")

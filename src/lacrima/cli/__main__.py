@@ -1,0 +1,5 @@
+"""``python -m lacrima.cli`` runs the command line (used to start the development worker)."""
+
+from lacrima.cli import main
+
+main()

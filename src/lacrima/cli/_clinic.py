@@ -1,0 +1,86 @@
+"""The clinic's commands: ``lacrima worker`` (background tasks) and the demo clinic ``lacrima demo`` seeds.
+
+``lacrima serve`` starts a worker beside the web server in development (:func:`start_dev_worker`); in
+production run one or more ``lacrima worker`` processes on any machine that reaches the database.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+console = Console()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this process when the process that started it is gone (the development server stopped)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
+
+
+def worker(
+    data: Annotated[
+        Path | None, typer.Option(help="Data directory (SQLite, secret key), as for serve.")
+    ] = None,
+    batch: Annotated[bool, typer.Option(help="Run the queued tasks, then exit.")] = False,
+    interval: Annotated[float, typer.Option(help="Seconds between polls of an empty queue.")] = 1.0,
+    reminders: Annotated[
+        bool, typer.Option(help="Queue a check for missed check-ins when the worker starts.")
+    ] = True,
+    exit_with_parent: Annotated[int | None, typer.Option(hidden=True)] = None,
+) -> None:
+    """Run background tasks (alerts, reminders, expected-recovery refits, battery reports) from the database
+    queue. Several workers on several machines may share one PostgreSQL database."""
+    from lacrima.cli._app import _django_setup
+
+    if exit_with_parent is not None:
+        _exit_with_parent(exit_with_parent)
+    _django_setup(data)
+    from django.core.management import call_command
+
+    from lacrima.web.clinic.tasks import send_reminders
+
+    if reminders:
+        send_reminders.enqueue()
+    call_command("db_worker", batch=batch, interval=interval, startup_delay=False, reload=False)
+
+
+def start_dev_worker(data: Path | None) -> subprocess.Popen[bytes]:
+    """A worker as a child process of the development server; it ends when the server ends."""
+    cmd = [sys.executable, "-m", "lacrima.cli", "worker", "--exit-with-parent", str(os.getpid())]
+    if data is not None:
+        cmd += ["--data", str(data)]
+    return subprocess.Popen(cmd, env=os.environ.copy())
+
+
+def seed_demo(out: Path, seed: int) -> tuple[Path, int, int]:
+    """Migrate ``out/lacrima.sqlite3``, seed the demo clinic into it and queue its evaluation for the worker
+    of ``lacrima serve``; returns (credentials, clients, sessions)."""
+    from lacrima.cli._app import _django_setup
+
+    _django_setup(out)
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
+    from lacrima.web.clinic.demo import queue_demo_evaluations, seed_demo_clinic
+
+    clinic = seed_demo_clinic(out, seed=seed)
+    queue_demo_evaluations(clinic.study)
+    return clinic.credentials, clinic.clients, clinic.sessions
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(worker)

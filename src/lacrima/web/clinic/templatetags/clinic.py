@@ -1,0 +1,21 @@
+"""Template filters of the clinic pages."""
+
+from __future__ import annotations
+
+from django import template
+
+from lacrima.web.clinic.charts import ALERT_LABELS, PRIORITY_LABELS
+
+register = template.Library()
+
+
+@register.filter
+def alert_label(kind: str) -> str:
+    """The translated name of an alert kind (the one list of names: ``charts.ALERT_LABELS``)."""
+    return str(ALERT_LABELS.get(kind, kind))
+
+
+@register.filter
+def priority_label(priority: str) -> str:
+    """The translated name of an alert priority."""
+    return str(PRIORITY_LABELS.get(priority, priority))

@@ -1,0 +1,80 @@
+"""The other queued tasks: expected-recovery refits stored per study, reminders, and `lacrima worker`."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from django.core.management import call_command
+from django_tasks_db.models import DBTaskResult
+from typer.testing import CliRunner
+
+from clinic_support import checkin, phq, survey
+from lacrima.cli import app
+from lacrima.web.clinic.evaluate import expected_recovery
+from lacrima.web.clinic.models import Alert, ClientSummary, ClinicSettings, ExpectedRecoveryFit
+from lacrima.web.clinic.tasks import refit_expected_recovery, send_reminders
+from lacrima.web.studies.models import Client
+
+pytestmark = pytest.mark.django_db
+
+
+def _archive(world, n: int) -> None:
+    for i in range(n):
+        c = Client.objects.create(
+            study=world.study, site=world.site_il, code=f"A{i:03d}", therapist=world.therapist
+        )
+        start = i % 3
+        for s, level in ((4, start + 1), (8, start), (12, max(0, start - 1))):
+            survey(c, phq(level), session=s)
+
+
+def test_it_stores_the_documented_default_while_the_archive_is_small(world) -> None:
+    _archive(world, 3)
+    assert refit_expected_recovery.call(world.study.pk, "phq9") is False
+    fit = ExpectedRecoveryFit.objects.get()
+    assert fit.is_default and "archive" in fit.note and fit.n_clients == 3
+    stored = expected_recovery(world.study, "phq9")
+    assert stored.is_default and stored.note == fit.note
+
+
+def test_it_refits_expected_recovery_from_the_studys_archive(world) -> None:
+    ClinicSettings.objects.create(
+        study=world.study, rule_overrides={"not-on-track": {"min_archive_clients": 20}}
+    )
+    _archive(world, 24)
+    assert refit_expected_recovery.call(world.study.pk, "phq9") is True
+    fit = ExpectedRecoveryFit.objects.get()
+    assert not fit.is_default and fit.n_clients == 24
+    stored = expected_recovery(world.study, "phq9")
+    assert not stored.is_default and math.isfinite(stored.intake_sd)
+    assert set(stored.coef) == {"(Intercept)", "lt", "xc", "lt:xc"}
+
+
+def test_it_raises_missed_checkins_when_the_reminder_task_runs(world) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    for s in (1, 2, 3):
+        checkin(world.client, s, day=timezone.localdate() - timedelta(days=70 - 7 * s))
+    assert send_reminders.call() >= 1
+    assert Alert.objects.filter(client=world.client, kind="missed-checkins").exists()
+    assert ClientSummary.objects.filter(client=world.client).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_runs_queued_work_with_lacrima_worker(world) -> None:
+    checkin(world.client, 1)
+    from lacrima.web.clinic.tasks import compute_alerts
+
+    compute_alerts.enqueue(world.client.pk)
+    result = CliRunner().invoke(app, ["worker", "--batch", "--no-reminders"])
+    assert result.exit_code == 0, result.output
+    assert DBTaskResult.objects.get().status == "SUCCESSFUL"
+    assert ClientSummary.objects.get(client=world.client).n_sessions == 1
+
+
+def test_it_queues_reminders_from_the_management_command(world) -> None:
+    call_command("clinic_reminders", verbosity=0)
+    assert DBTaskResult.objects.filter(task_path__endswith="send_reminders").count() == 1
