@@ -129,6 +129,12 @@ def _build(tmp: Path) -> list[Result]:
         lc.summarize_sessions(sessions, means=("alliance",)),
         lc.validate_sessions(sessions),
     ]
+    from lacrima import feedback as fb
+
+    planted = lc.simulate_sessions(30, 3, (8, 14), seed=8, plant={"rupture": 0.3, "risk": 0.2})
+    roots.append(fb.rule_performance(planted))
+    one = planted.data[planted.data["client_id"] == planted.data["client_id"].iloc[0]]
+    roots += [fb.evaluate(one), fb.default_expected_recovery("phq9")]
     path = tmp / "study.csv"
     study.to_csv(path, index=False)
     roots.append(lc.read_table(path))

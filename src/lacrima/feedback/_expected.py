@@ -22,6 +22,7 @@ general-population mean by session 16) is lacrima's assumption, not an estimate 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import warnings
@@ -141,7 +142,8 @@ def default_expected_recovery(measure: str = "phq9", *, note: str = "") -> Expec
     (True, 11.46)
     """
     _check_measure(measure)
-    return _default(measure, note)
+    # a fresh (equal) object per call: callers get a value, never a shared instance
+    return dataclasses.replace(_default(measure, note))
 
 
 @functools.lru_cache(maxsize=64)

@@ -100,7 +100,7 @@ def run_battery(run_id: int) -> str:
     """Run the replication battery for a queued :class:`BatteryRun`, recording progress as it goes."""
     from lacrima.errors import DataError
     from lacrima.report import analyze
-    from lacrima.report._render import build_html
+    from lacrima.report.render import build_html
     from lacrima.web.studies.tables import study_tables
 
     run = BatteryRun.objects.select_related("study").get(pk=run_id)
