@@ -105,6 +105,7 @@ def test_evaluate_many_agrees_with_evaluate(sim, results) -> None:  # type: igno
         )
         assert one.alerts == results[cid].alerts and one.episodes == results[cid].episodes
         pd.testing.assert_frame_equal(one.scores, results[cid].scores)
+        pd.testing.assert_frame_equal(one.symptoms, results[cid].symptoms)
         assert one.urgency == results[cid].urgency
 
 

@@ -2,6 +2,8 @@
 
 A plain library (no Django): the web app's caseload and client pages call it.
 
+Examples
+--------
 >>> from lacrima import feedback as fb
 >>> rules = fb.load_rules({"alliance-rupture": {"k_sd": 1.5}})
 >>> rules["alliance-rupture"]["k_sd"], rules["risk-item"].priority
@@ -23,6 +25,7 @@ from lacrima.feedback._guidance import (
 )
 from lacrima.feedback._model import Alert, ClientProfile, Evaluation, RuptureEpisode
 from lacrima.feedback._performance import RulePerformance, rule_performance, simulated_profiles
+from lacrima.feedback._profile import client_profile
 from lacrima.feedback._rules import (
     ALERT_KINDS,
     EVIDENCE_LEVELS,
@@ -53,6 +56,7 @@ __all__ = [
     "RulePerformance",
     "RuleSet",
     "RuptureEpisode",
+    "client_profile",
     "default_expected_recovery",
     "evaluate",
     "evaluate_many",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -13,7 +14,8 @@ from lacrima.errors import DataError
 from lacrima.feedback import _alerts
 from lacrima.feedback._model import Alert, ClientProfile, Evaluation, RuptureEpisode
 from lacrima.feedback._rules import PRIORITIES, RuleSet, load_rules
-from lacrima.feedback._scores import Columns, session_scores
+from lacrima.feedback._scores import MEASURES, Columns, session_scores
+from lacrima.feedback._symptoms import intake_and_latest, symptom_status
 
 __all__ = ["URGENCY_HALF_LIFE", "URGENCY_WEIGHTS", "evaluate", "evaluate_many", "urgency"]
 
@@ -82,9 +84,10 @@ def evaluate(
     """
     rules, profile = _check_args(rules, profile, scheduled_through)
     sc = session_scores(sessions)
-    return _evaluate_scored(
+    res = _evaluate_scored(
         sc.frame, sc.has_checkin, list(sc.notes), profile, rules, expected, scheduled_through
     )
+    return _with_symptoms({None: res}, {None: sc.frame}, {None: profile}, rules, expected)[None]
 
 
 def evaluate_many(
@@ -126,6 +129,8 @@ def evaluate_many(
     stops = np.r_[starts[1:], ids.size]
     columns = [c for c in frame.columns if c != by]
     arrays = {c: frame[c].to_numpy() for c in columns}
+    parts: dict[Any, Columns] = {}
+    used: dict[Any, ClientProfile] = {}
     for lo, hi in zip(starts, stops, strict=True):
         cid = ids[lo]
         part = {c: arrays[c][lo:hi] for c in columns}
@@ -135,7 +140,38 @@ def evaluate_many(
         out[cid] = _evaluate_scored(
             part, sc.has_checkin[lo:hi], list(sc.notes), profile, rules, expected, through
         )
-    return out
+        parts[cid], used[cid] = part, profile
+    return _with_symptoms(out, parts, used, rules, expected)
+
+
+def _with_symptoms(
+    results: dict[Any, Evaluation],
+    parts: Mapping[Any, Columns],
+    profiles: Mapping[Any, ClientProfile],
+    rules: RuleSet,
+    expected: Mapping[str, object] | None,
+) -> dict[Any, Evaluation]:
+    """Each result with its symptom status; one reliable-change computation per measure for all."""
+    rows, owner = [], []
+    for cid, part in parts.items():
+        for measure in MEASURES:
+            row = intake_and_latest(part, profiles[cid], measure)
+            if row is not None:
+                rows.append(row)
+                owner.append(cid)
+    rule = rules["not-on-track"]
+    status = symptom_status(rows, rule, expected or {})
+    by_client: dict[Any, list[int]] = {}
+    for i, cid in enumerate(owner):
+        by_client.setdefault(cid, []).append(i)
+    empty = status.iloc[0:0]
+    return {
+        cid: dataclasses.replace(
+            res,
+            symptoms=status.iloc[by_client[cid]].reset_index(drop=True) if cid in by_client else empty.copy(),
+        )
+        for cid, res in results.items()
+    }
 
 
 def _check_args(

@@ -43,6 +43,7 @@ from lacrima.scoring import score
 __all__ = ["ExpectedRecovery", "default_expected_recovery", "fit_expected_recovery"]
 
 FORMULA = "y ~ lt * xc + (1 + lt | client_id)"
+_NAMES = {"phq9": "PHQ-9", "gad7": "GAD-7"}
 DEFAULT_DELTA = 0.5
 DEFAULT_HORIZON = 16
 _TERMS = ("(Intercept)", "lt", "xc", "lt:xc")
@@ -253,7 +254,7 @@ def fit_expected_recovery(
             measure,
             note=(
                 f"default trajectory (an approximation): the archive has {len(clients)} client(s) with an "
-                f"intake and a later {measure.upper()} measurement; fitting the clinic's own curve needs "
+                f"intake and a later {_NAMES[measure]} measurement; fitting the clinic's own curve needs "
                 f"{min_clients}"
             ),
         )

@@ -109,6 +109,12 @@ class Evaluation(Result):
     expected : DataFrame
         Per measured session and measure: ``measure, session, total, expected, upper, is_default`` (the
         expected-recovery band the not-on-track rule used; empty when it did not run).
+    symptoms : DataFrame
+        One row per measure the client has (``phq9``, ``gad7``): ``intake, intake_session, latest,
+        latest_session, latest_band`` (the instrument's severity band), ``cutoff, above_cutoff``, and the
+        Jacobson-Truax ``change, rci, reliable_difference, category`` (recovered / improved / unchanged /
+        deteriorated, from ``lacrima.scoring.reliable_change``) of the latest measurement against intake,
+        ``n_measured``. For the caseload's "symptom total against its cut-off with reliable-change status".
     """
 
     scores: pd.DataFrame
@@ -117,6 +123,7 @@ class Evaluation(Result):
     urgency: float
     notes: tuple[str, ...]
     expected: pd.DataFrame
+    symptoms: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def table(self) -> pd.DataFrame:
         """One row per alert: ``kind, priority, session, rule_id, reason, key``."""

@@ -34,6 +34,7 @@ SCORE_COLUMNS = (
     "cried",
     *_CHECKIN_SUBSCALES,
     *(f"{m}_total" for m in MEASURES),
+    *(f"{m}_band" for m in MEASURES),
     "phq9_item9",
 )
 
@@ -165,12 +166,16 @@ def session_scores(df: pd.DataFrame, by: str | None = None) -> SessionScores:
         inst = load_instrument(inst_id)
         cols = [c for c in _instrument_columns(inst) if c in frame.columns]
         total = np.full(n, np.nan)
+        band = np.full(n, None, dtype=object)
         if cols:
             measured = frame[cols].notna().any(axis=1).to_numpy()
             block = _score_block(frame, inst, inst.name, notes, only_rows=measured)
             if block is not None:
                 total[measured] = block[f"{inst.prefix}_{sub}"].to_numpy(dtype=float)
+                if f"{inst.prefix}_{sub}_band" in block:
+                    band[measured] = block[f"{inst.prefix}_{sub}_band"].astype(object).to_numpy()
         out[f"{measure}_total"] = total
+        out[f"{measure}_band"] = band
     item9 = load_instrument("phq9").item(9).column
     out["phq9_item9"] = (
         pd.to_numeric(frame[item9], errors="coerce").to_numpy(dtype=float)
