@@ -138,7 +138,8 @@ class Participant:
         cried = self.rng.random() < 0.25
         answers: dict[str, Any] = {"cried": int(cried)}
         if cried:
-            answers.update({f"chk_{n:02d}": self.rng.randint(1, 7) for n in range(2, 7)})
+            # session_checkin 1.1: items 2-6 and 10-11 are asked only after crying.
+            answers.update({f"chk_{n:02d}": self.rng.randint(1, 7) for n in (2, 3, 4, 5, 6, 10, 11)})
         answers.update({f"chk_{n:02d}": self.rng.randint(1, 7) for n in range(7, 10)})
         body = json.dumps({"session": self.session, "idempotency_key": key, "answers": answers}).encode()
         self.sent.append(body)

@@ -6,6 +6,7 @@ production run one or more ``lacrima worker`` processes on any machine that reac
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -40,6 +41,10 @@ def worker(
     reminders: Annotated[
         bool, typer.Option(help="Queue a check for missed check-ins when the worker starts.")
     ] = True,
+    sweep: Annotated[
+        float,
+        typer.Option(help="Seconds between looks for clients with new check-ins to evaluate (0: never)."),
+    ] = 5.0,
     exit_with_parent: Annotated[int | None, typer.Option(hidden=True)] = None,
 ) -> None:
     """Run background tasks (alerts, reminders, expected-recovery refits, battery reports) from the database
@@ -51,11 +56,34 @@ def worker(
     _django_setup(data)
     from django.core.management import call_command
 
-    from lacrima.web.clinic.tasks import send_reminders
+    from lacrima.web.clinic.tasks import queue_stale_evaluations, send_reminders
 
     if reminders:
         send_reminders.enqueue()
+    if sweep > 0:
+        queue_stale_evaluations()
+        if not batch:
+            _sweep_every(sweep)
     call_command("db_worker", batch=batch, interval=interval, startup_delay=False, reload=False)
+
+
+def _sweep_every(seconds: float) -> None:
+    """Queue evaluations of clients with new check-ins every ``seconds`` (check-ins queue no task)."""
+    from django.db import close_old_connections
+
+    from lacrima.web.clinic.tasks import queue_stale_evaluations
+
+    def loop() -> None:
+        while True:
+            time.sleep(seconds)
+            try:
+                queue_stale_evaluations()
+            except Exception:  # the database was away: log it and look again next time
+                logging.getLogger("lacrima.clinic").exception("looking for clients to evaluate failed")
+            finally:
+                close_old_connections()
+
+    threading.Thread(target=loop, daemon=True, name="evaluation-sweep").start()
 
 
 def start_dev_worker(data: Path | None) -> subprocess.Popen[bytes]:

@@ -367,7 +367,13 @@ def _builtin_dir() -> Path:
 
 def list_instruments() -> list[str]:
     """Ids of the instruments shipped with lacrima."""
-    return sorted(p.stem for p in _builtin_dir().glob("*.yaml"))
+    return list(_builtin_ids())
+
+
+@functools.cache
+def _builtin_ids() -> tuple[str, ...]:
+    # the package's own folder does not change while it runs; every check-in asks (load_instrument)
+    return tuple(sorted(p.stem for p in _builtin_dir().glob("*.yaml")))
 
 
 def _read_yaml(path: Path, what: str) -> Any:

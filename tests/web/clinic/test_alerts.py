@@ -1,5 +1,5 @@
 """Alerts in the database: stored once per key, acknowledged with a note, never deleted, audit-logged;
-e-mail without clinical data; computed by a queued task after each check-in."""
+e-mail without clinical data; computed by a queued task once the worker finds a new check-in."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from clinic_support import checkin, phq, rupture_course, survey
 from lacrima.web.audit.models import AuditEvent
 from lacrima.web.clinic.evaluate import refresh_client
 from lacrima.web.clinic.models import Alert, AppendOnlyError, ClientSummary
+from lacrima.web.clinic.tasks import queue_stale_evaluations, stale_clients
 from lacrima.web.participate.checkins import link_for_invitation, save_checkin
 
 pytestmark = pytest.mark.django_db
@@ -103,25 +104,24 @@ def test_it_sends_nothing_when_the_therapists_account_is_gone(clinic) -> None:
 
 
 @pytest.mark.django_db(transaction=True)  # the worker closes its connection when done (PostgreSQL)
-def test_it_queues_the_evaluation_after_a_checkin_and_the_worker_runs_it(
-    clinic, django_capture_on_commit_callbacks
-) -> None:
+def test_it_evaluates_a_client_after_a_checkin_when_the_worker_sweeps(clinic) -> None:
     client = clinic.world.client
     rupture_course(client)
     link = link_for_invitation(clinic.invitation)
-    with django_capture_on_commit_callbacks(execute=True):
-        saved = save_checkin(
-            link,
-            answers={"cried": 0, "chk_07": 2, "chk_08": 2, "chk_09": 2},
-            language="he",
-            key="k-11",
-        )
+    saved = save_checkin(
+        link, answers={"cried": 0, "chk_07": 2, "chk_08": 2, "chk_09": 2}, language="he", key="k-11"
+    )
     assert saved.outcome == "created"
+    assert not DBTaskResult.objects.exists()  # the check-in itself writes no task
+    assert stale_clients() == [client.pk]
+    assert queue_stale_evaluations() == 1
+    assert queue_stale_evaluations() == 0  # one is waiting already
     task = DBTaskResult.objects.get()
-    assert task.task_path.endswith("compute_alerts") and task.args_kwargs["args"] == [client.pk]
+    assert task.task_path.endswith("compute_alerts") and task.args_kwargs["args"] == [client.pk, True]
     assert not Alert.objects.exists()
     call_command("db_worker", batch=True, startup_delay=False, reload=False, verbosity=0)
     assert DBTaskResult.objects.get().status == "SUCCESSFUL"
     assert Alert.objects.filter(client=client, kind="alliance-rupture").exists()
+    assert stale_clients() == [] and queue_stale_evaluations() == 0
     summary = ClientSummary.objects.get(client=client)
     assert summary.n_sessions == 11 and "alliance-rupture" in summary.open_kinds

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import traceback
 
-from django.db import transaction
+from django.db.models import F, Max, Q
 from django.utils import timezone
 from django_tasks import task
 
@@ -21,11 +21,39 @@ log = logging.getLogger("lacrima.clinic")
 
 
 def queue_client_evaluation(client_id: int | None) -> None:
-    """Queue an evaluation of the client once the current transaction commits (called after each check-in
-    and survey submission)."""
+    """Queue an evaluation of the client (called when a survey is completed).
+
+    Called inside the transaction that stores the answers: the task row lives in the same database, so it
+    commits or rolls back with them, and a worker cannot pick it up before the answers are visible.
+    Check-ins, the high-volume path, queue nothing: :func:`queue_stale_evaluations` finds them.
+    """
     if client_id is None:
         return
-    transaction.on_commit(lambda: compute_alerts.enqueue(int(client_id)))
+    compute_alerts.enqueue(int(client_id))
+
+
+def stale_clients() -> list[int]:
+    """Ids of clients whose newest completed answers are newer than their caseload row (or who have answers
+    and no row yet): the same test the caseload page applies."""
+    newest = Max("responses__pk", filter=Q(responses__completed_at__isnull=False))
+    return list(
+        Client.objects.annotate(newest=newest)
+        .filter(newest__isnull=False)
+        .filter(Q(clinic_summary__isnull=True) | Q(newest__gt=F("clinic_summary__through_response")))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def queue_stale_evaluations() -> int:
+    """Queue an evaluation for every stale client that has none waiting; returns how many were queued.
+
+    ``lacrima worker`` runs this every few seconds (``--sweep``), so a check-in's alerts follow within that
+    interval without the check-in itself writing a task (benchmarks/bench_checkins.py: the task insert was
+    a quarter of a check-in's server time). Several workers may sweep at once: a second task for a client
+    only evaluates it twice, and alerts are stored by key.
+    """
+    return sum(enqueue_evaluation(pk) for pk in stale_clients())
 
 
 def enqueue_evaluation(client_id: int, *, notify: bool = True) -> bool:
