@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import template
 
-from lacrima.web.clinic.charts import ALERT_LABELS, PRIORITY_LABELS
+from lacrima.web.clinic.charts import ALERT_LABELS, CHANGE_NAMES, PRIORITY_LABELS
 
 register = template.Library()
 
@@ -19,3 +19,9 @@ def alert_label(kind: str) -> str:
 def priority_label(priority: str) -> str:
     """The translated name of an alert priority."""
     return str(PRIORITY_LABELS.get(priority, priority))
+
+
+@register.filter
+def change_label(change: str) -> str:
+    """The translated name of a reliable-change status (``evaluate.SymptomStatus.change``)."""
+    return str(CHANGE_NAMES.get(change, change))
