@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -38,8 +39,13 @@ def worker(
     batch: Annotated[bool, typer.Option(help="Run the queued tasks, then exit.")] = False,
     interval: Annotated[float, typer.Option(help="Seconds between polls of an empty queue.")] = 1.0,
     reminders: Annotated[
-        bool, typer.Option(help="Queue a check for missed check-ins when the worker starts.")
+        bool,
+        typer.Option(
+            help="Queue the check for missed check-ins and due expected-recovery refits when the worker "
+            "starts, and again every --reminder-hours while it runs."
+        ),
     ] = True,
+    reminder_hours: Annotated[float, typer.Option(help="Hours between the worker's reminder checks.")] = 24.0,
     exit_with_parent: Annotated[int | None, typer.Option(hidden=True)] = None,
 ) -> None:
     """Run background tasks (alerts, reminders, expected-recovery refits, battery reports) from the database
@@ -51,11 +57,41 @@ def worker(
     _django_setup(data)
     from django.core.management import call_command
 
-    from lacrima.web.clinic.tasks import send_reminders
+    from lacrima.web.clinic.tasks import queue_reminders
 
     if reminders:
-        send_reminders.enqueue()
+        queue_reminders()
+        if not batch:
+            start_periodic(reminder_hours * 3600.0, queue_reminders, name="reminders")
     call_command("db_worker", batch=batch, interval=interval, startup_delay=False, reload=False)
+
+
+def start_periodic(
+    seconds: float, job: Callable[[], object], *, name: str, stop: threading.Event | None = None
+) -> threading.Thread:
+    """Run ``job`` every ``seconds`` in a daemon thread of this worker (the daily reminder check: the
+    database queue has no scheduler of its own) until ``stop`` is set. A failing run is logged and the
+    next one still runs."""
+    import logging
+
+    from django.db import connections
+
+    log = logging.getLogger("lacrima.clinic")
+
+    stopped = stop or threading.Event()
+
+    def loop() -> None:
+        while not stopped.wait(seconds):
+            try:
+                job()
+            except Exception:
+                log.exception("the periodic %s check failed; it runs again in %.0f s", name, seconds)
+            finally:
+                connections.close_all()
+
+    thread = threading.Thread(target=loop, daemon=True, name=f"periodic-{name}")
+    thread.start()
+    return thread
 
 
 def start_dev_worker(data: Path | None) -> subprocess.Popen[bytes]:

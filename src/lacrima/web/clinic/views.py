@@ -213,6 +213,25 @@ def battery_start(request: HttpRequest, slug: str) -> HttpResponse:
     return redirect("clinic:battery_status", slug=slug, run_id=run.pk)
 
 
+@login_required
+@require_POST
+def refit_start(request: HttpRequest, slug: str) -> HttpResponse:
+    """The study admin's button: queue an expected-recovery refit of each symptom measure now."""
+    from django.contrib import messages
+
+    from lacrima.web.clinic.tasks import REFIT_INSTRUMENTS, queue_refit
+
+    study = access.get_study_for_admin(request, slug)
+    with transaction.atomic():
+        queued = [name for name in REFIT_INSTRUMENTS if queue_refit(study.pk, name)]
+        record(request, "update", study, action_detail="refit_expected_recovery", queued=queued)
+    if queued:
+        messages.success(request, "Expected-recovery refit queued; the worker stores it in a few seconds.")
+    else:
+        messages.info(request, "A refit is already waiting for the worker.")
+    return redirect("studies:detail", slug=slug)
+
+
 def _run_for(request: HttpRequest, slug: str, run_id: int) -> BatteryRun:
     study = access.get_study_for_research(request, slug, "battery").study
     run = BatteryRun.objects.filter(pk=run_id, study=study, requested_by=request.user).first()
