@@ -11,6 +11,7 @@ import logging
 import traceback
 from datetime import datetime, timedelta
 
+import numpy as np
 from django.db import transaction
 from django.utils import timezone
 from django_tasks import task
@@ -184,10 +185,8 @@ def run_battery(run_id: int) -> str:
 
     stage(10, "Reading the study's completed surveys", status=BatteryRun.Status.RUNNING)
     try:
-        respondents, _ = study_tables(run.study)
-        if run.site_ids is not None:
-            codes = set(run.study.sites.filter(pk__in=run.site_ids).values_list("code", flat=True))
-            respondents = respondents[respondents["site"].isin(codes)]
+        sites = None if run.site_ids is None else run.study.sites.filter(pk__in=run.site_ids)
+        respondents, _ = study_tables(run.study, sites)  # a site researcher's sites, in the query itself
         if len(respondents) < 5:
             raise DataError(
                 f"the study has {len(respondents)} completed surveys; the battery needs at least 5"
@@ -204,6 +203,11 @@ def run_battery(run_id: int) -> str:
         html = build_html(result).render()
     except DataError as exc:
         stage(100, "Stopped", status=BatteryRun.Status.FAILED, message=str(exc), finished_at=timezone.now())
+        return BatteryRun.Status.FAILED
+    except (ArithmeticError, np.linalg.LinAlgError) as exc:  # numerical trouble the library did not type
+        log.error("battery run %s: the computation failed on this data:\n%s", run.pk, traceback.format_exc())
+        message = f"The battery was not run, because the computation failed: {exc}"
+        stage(100, "Stopped", status=BatteryRun.Status.FAILED, message=message, finished_at=timezone.now())
         return BatteryRun.Status.FAILED
     except Exception:
         log.error("battery run %s failed:\n%s", run.pk, traceback.format_exc())
