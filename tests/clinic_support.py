@@ -77,3 +77,20 @@ def rupture_course(client: Client) -> None:
     for s, level in zip(range(7, 11), (6, 5, 3, 2), strict=True):
         crying = s == 9
         checkin(client, s, alliance=level, cried=int(crying), feelings=(7, 1, 1, 7, 7) if crying else None)
+
+
+def queued_report(world: Any, user: Any = None) -> Any:
+    """The replication report as staff get it: queued from the study's battery button, run by the worker's
+    task (called here in the test's process), then opened from the run's report link."""
+    from lacrima.web.clinic.models import BatteryRun
+    from lacrima.web.clinic.tasks import run_battery
+
+    c = world.login(user or world.admin)
+    assert c.post("/clinic/cry-2026/battery/").status_code == 302
+    run = BatteryRun.objects.latest("pk")
+    run_battery.call(run.pk)
+    run.refresh_from_db()
+    assert run.status == "done", run.message
+    r = c.get(f"/clinic/cry-2026/battery/{run.pk}/report/")
+    assert r.status_code == 200
+    return r

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
+from lacrima.web.catalogs import catalog_sources, compile_catalogs
+
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "src" / "lacrima" / "web"
 
@@ -25,12 +27,28 @@ def test_it_leaves_nothing_untranslated_after_makemessages(tmp_path, monkeypatch
     copy = tmp_path / "web"
     shutil.copytree(WEB, copy, ignore=shutil.ignore_patterns("__pycache__", "*.mo"))
     monkeypatch.chdir(copy)
+    before = {p.relative_to(copy) for p in catalog_sources(copy)}
     call_command("makemessages", locale=["he", "it"], no_location=True, verbosity=0)
-    for lang in ("he", "it"):
-        po = polib.pofile(str(copy / "locale" / lang / "LC_MESSAGES" / "django.po"))
-        assert len(po.translated_entries()) > 30
-        assert [e.msgid for e in po.untranslated_entries()] == [], f"untranslated in {lang}"
-        assert [e.msgid for e in po.fuzzy_entries()] == [], f"fuzzy in {lang}"
+    # every app's own catalog is kept up to date too (makemessages writes an app's texts to its locale)
+    assert {Path("locale/he/LC_MESSAGES/django.po"), Path("clinic/locale/he/LC_MESSAGES/django.po")} <= before
+    for rel in sorted(before):
+        po = polib.pofile(str(copy / rel))
+        assert len(po.translated_entries()) > 30, rel
+        assert [e.msgid for e in po.untranslated_entries()] == [], f"untranslated in {rel}"
+        assert [e.msgid for e in po.fuzzy_entries()] == [], f"fuzzy in {rel}"
+
+
+def test_it_compiles_every_apps_catalog_in_one_place(tmp_path) -> None:
+    """The clinic app's catalog is compiled with the project's (it used to be left out: Hebrew pages in
+    English); a stale .mo is rewritten, a fresh one left alone."""
+    copy = tmp_path / "web"
+    shutil.copytree(WEB, copy, ignore=shutil.ignore_patterns("__pycache__", "*.mo", "*.py", "*.html"))
+    written = {p.relative_to(copy) for p in compile_catalogs(copy)}
+    assert Path("clinic/locale/he/LC_MESSAGES/django.mo") in written
+    assert {Path(f"locale/{lang}/LC_MESSAGES/django.mo") for lang in ("he", "it")} <= written
+    mo = polib.mofile(str(copy / "clinic/locale/he/LC_MESSAGES/django.mo"))
+    assert mo.find("Alliance rupture").msgstr == "קרע בברית"
+    assert compile_catalogs(copy) == []
 
 
 @pytest.mark.slow
@@ -46,8 +64,11 @@ def test_it_compiles_the_catalogs_into_the_package_build(tmp_path) -> None:
     with zipfile.ZipFile(wheel) as z:
         names = set(z.namelist())
         assert "lacrima/web/participate/static/participate/gating.js" in names
-        for lang, expected in (("he", "שמירה והמשך"), ("it", "Salva e continua")):
-            name = f"lacrima/web/locale/{lang}/LC_MESSAGES/django.mo"
-            mo = tmp_path / f"{lang}.mo"
+        for name, msgid, expected in (
+            ("lacrima/web/locale/he/LC_MESSAGES/django.mo", "Save and continue", "שמירה והמשך"),
+            ("lacrima/web/locale/it/LC_MESSAGES/django.mo", "Save and continue", "Salva e continua"),
+            ("lacrima/web/clinic/locale/he/LC_MESSAGES/django.mo", "Alliance rupture", "קרע בברית"),
+        ):
+            mo = tmp_path / "catalog.mo"
             mo.write_bytes(z.read(name))
-            assert polib.mofile(str(mo)).find("Save and continue").msgstr == expected
+            assert polib.mofile(str(mo)).find(msgid).msgstr == expected

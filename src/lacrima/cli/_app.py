@@ -153,7 +153,10 @@ def demo(
         f"Clinic:   {n_clients} clients, {n_sessions} sessions; accounts and passwords in {credentials}; "
         "the server's worker computes scores and alerts in its first minute"
     )
-    console.print(f"Open it:  LACRIMA_DEMO=1 lacrima serve --data {out}  (log in as demo-therapist)")
+    console.print(
+        f"Open it:  lacrima serve --data {out}  (log in as demo-therapist with its password; on this data "
+        "directory the demo's accounts need no second factor)"
+    )
 
 
 def _summary(report: object) -> None:
@@ -384,6 +387,12 @@ def serve(
     call_command("migrate", interactive=False, verbosity=0)
     console.print(f"lacrima web app on http://{host}:{port}/  (admin at /admin/; Ctrl-C stops it)")
     from django.conf import settings
+
+    if settings.LACRIMA_DEMO:
+        console.print(
+            "Demo mode: the demo's seeded accounts sign in without a second factor (demo-credentials.txt "
+            "in the data directory); every other account still needs its second factor."
+        )
 
     if worker and not settings.PRODUCTION:
         from lacrima.cli._clinic import start_dev_worker

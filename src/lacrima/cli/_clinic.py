@@ -6,12 +6,12 @@ production run one or more ``lacrima worker`` processes on any machine that reac
 
 from __future__ import annotations
 
-import logging
 import os
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -39,12 +39,17 @@ def worker(
     batch: Annotated[bool, typer.Option(help="Run the queued tasks, then exit.")] = False,
     interval: Annotated[float, typer.Option(help="Seconds between polls of an empty queue.")] = 1.0,
     reminders: Annotated[
-        bool, typer.Option(help="Queue a check for missed check-ins when the worker starts.")
+        bool,
+        typer.Option(
+            help="Queue the check for missed check-ins and due expected-recovery refits when the worker "
+            "starts, and again every --reminder-hours while it runs."
+        ),
     ] = True,
     sweep: Annotated[
         float,
         typer.Option(help="Seconds between looks for clients with new check-ins to evaluate (0: never)."),
     ] = 5.0,
+    reminder_hours: Annotated[float, typer.Option(help="Hours between the worker's reminder checks.")] = 24.0,
     exit_with_parent: Annotated[int | None, typer.Option(hidden=True)] = None,
 ) -> None:
     """Run background tasks (alerts, reminders, expected-recovery refits, battery reports) from the database
@@ -56,34 +61,45 @@ def worker(
     _django_setup(data)
     from django.core.management import call_command
 
-    from lacrima.web.clinic.tasks import queue_stale_evaluations, send_reminders
+    from lacrima.web.clinic.tasks import queue_reminders, queue_stale_evaluations
 
     if reminders:
-        send_reminders.enqueue()
-    if sweep > 0:
+        queue_reminders()
+        if not batch:
+            start_periodic(reminder_hours * 3600.0, queue_reminders, name="reminders")
+    if sweep > 0:  # check-ins queue no task: look for clients with new answers
         queue_stale_evaluations()
         if not batch:
-            _sweep_every(sweep)
+            start_periodic(sweep, queue_stale_evaluations, name="evaluation sweep")
     call_command("db_worker", batch=batch, interval=interval, startup_delay=False, reload=False)
 
 
-def _sweep_every(seconds: float) -> None:
-    """Queue evaluations of clients with new check-ins every ``seconds`` (check-ins queue no task)."""
-    from django.db import close_old_connections
+def start_periodic(
+    seconds: float, job: Callable[[], object], *, name: str, stop: threading.Event | None = None
+) -> threading.Thread:
+    """Run ``job`` every ``seconds`` in a daemon thread of this worker (the daily reminder check: the
+    database queue has no scheduler of its own) until ``stop`` is set. A failing run is logged and the
+    next one still runs."""
+    import logging
 
-    from lacrima.web.clinic.tasks import queue_stale_evaluations
+    from django.db import connections
+
+    log = logging.getLogger("lacrima.clinic")
+
+    stopped = stop or threading.Event()
 
     def loop() -> None:
-        while True:
-            time.sleep(seconds)
+        while not stopped.wait(seconds):
             try:
-                queue_stale_evaluations()
-            except Exception:  # the database was away: log it and look again next time
-                logging.getLogger("lacrima.clinic").exception("looking for clients to evaluate failed")
+                job()
+            except Exception:
+                log.exception("the periodic %s check failed; it runs again in %.0f s", name, seconds)
             finally:
-                close_old_connections()
+                connections.close_all()
 
-    threading.Thread(target=loop, daemon=True, name="evaluation-sweep").start()
+    thread = threading.Thread(target=loop, daemon=True, name=f"periodic-{name}")
+    thread.start()
+    return thread
 
 
 def start_dev_worker(data: Path | None) -> subprocess.Popen[bytes]:

@@ -47,6 +47,23 @@ def refuse_sqlite_in_production() -> None:
         )
 
 
+DEMO_MARKER = "demo-clinic"  # written by ``lacrima demo`` into its data directory
+
+
+def demo_mode(data_dir: Path, *, env: str | None, database_url: str | None, production: bool) -> bool:
+    """Whether the demo's seeded accounts may skip the second factor: ``LACRIMA_DEMO=1``, or a data
+    directory that ``lacrima demo`` made (its marker file) and whose own SQLite database is in use (not a
+    ``DATABASE_URL``). Production refuses both, so real accounts always need their second factor there."""
+    marked = (data_dir / DEMO_MARKER).is_file() and not database_url
+    if production and (env == "1" or marked):
+        where = "LACRIMA_DEMO=1" if env == "1" else f"the demo's data directory ({data_dir / DEMO_MARKER})"
+        raise ImproperlyConfigured(
+            f"{where} is for the demo only: production refuses it; unset LACRIMA_DEMO and use a fresh "
+            "data directory"
+        )
+    return env == "1" or marked
+
+
 def private_dir(path: Path) -> Path:
     """Create the data directory readable by its owner only (0700); an existing one is left as it is."""
     if not path.exists():

@@ -250,11 +250,15 @@ AXES_LOCKOUT_CALLABLE = "lacrima.web.accounts.views.locked_out"
 AXES_VERBOSE = False  # failures and lockouts go to the audit log (lacrima.web.accounts.signals)
 OTP_TOTP_ISSUER = os.environ.get("LACRIMA_OTP_ISSUER", "lacrima")
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # the admin lists devices (to delete a lost one), never their keys
-# The demo's seeded staff accounts may skip the second factor only while LACRIMA_DEMO=1, never in
-# production; real accounts cannot (lacrima.web.accounts.models.StaffSecurity.demo_account).
-LACRIMA_DEMO = os.environ.get("LACRIMA_DEMO", "0") == "1"
-if LACRIMA_DEMO and PRODUCTION:
-    raise ImproperlyConfigured("LACRIMA_DEMO=1 is for the demo only; unset it in production")
+# The demo's seeded staff accounts may skip the second factor only in demo mode: LACRIMA_DEMO=1, or the
+# data directory that `lacrima demo` made (its SQLite database, not a DATABASE_URL); never in production.
+# Real accounts never can (lacrima.web.accounts.models.StaffSecurity.demo_account).
+LACRIMA_DEMO = deploy.demo_mode(
+    DATA_DIR,
+    env=os.environ.get("LACRIMA_DEMO"),
+    database_url=os.environ.get("DATABASE_URL"),
+    production=PRODUCTION,
+)
 
 # Sessions: signed out after LACRIMA_SESSION_IDLE_MINUTES without a request (sliding) and after
 # LACRIMA_SESSION_MAX_HOURS in any case (lacrima.web.security.SessionTimeoutMiddleware).

@@ -10,6 +10,7 @@ from lacrima.web.clinic import views as clinic_views
 urlpatterns = [
     path("", RedirectView.as_view(url="/clinic/", permanent=False)),
     path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),  # set_language: the staff pages' language buttons
     path("accounts/", include("lacrima.web.accounts.urls")),  # login, 2FA, password change and reset
     path("studies/", include("lacrima.web.studies.urls")),
     path("studies/<slug:slug>/audit/", include("lacrima.web.audit.urls")),  # a study's audit trail

@@ -107,6 +107,38 @@ def test_it_lets_only_the_treating_therapist_and_admin_correct_a_session_date(cl
     assert SessionDate.objects.count() == 2
 
 
+def test_it_lets_only_the_study_admin_queue_an_expected_recovery_refit(clinic) -> None:
+    from django_tasks_db.models import DBTaskResult
+
+    def refits() -> int:
+        return DBTaskResult.objects.filter(task_path__endswith="refit_expected_recovery").count()
+
+    expected = {
+        "treating": 404,
+        "colleague": 404,
+        "elsewhere": 404,
+        "researcher": 404,
+        "anonymous": "login",
+    }
+    personas = clinic.personas()
+    admin = personas.pop("admin")
+    got = {name: _status(c.post("/clinic/cry-2026/refit/")) for name, c in personas.items()}
+    assert got == expected and refits() == 0
+    participant = HttpClient()
+    participant.get(f"/p/{clinic.token}/")
+    assert _status(participant.post("/clinic/cry-2026/refit/")) == "login"
+    page = admin.get("/studies/cry-2026/").content.decode()
+    assert 'id="recovery-fits"' in page and "not fitted yet" in page
+    assert 'id="recovery-fits"' not in personas["researcher"].get("/studies/cry-2026/").content.decode()
+    r = admin.post("/clinic/cry-2026/refit/", follow=True)
+    assert r.status_code == 200 and "refit queued" in r.content.decode()
+    assert refits() == 2  # PHQ-9 and GAD-7
+    assert AuditEvent.objects.filter(detail__action_detail="refit_expected_recovery").count() == 1
+    r = admin.post("/clinic/cry-2026/refit/", follow=True)
+    assert "already waiting" in r.content.decode() and refits() == 2
+    assert AuditEvent.objects.filter(action="denied", object_type="studies.study").count() >= 4
+
+
 def test_it_shows_the_clients_own_chart_only_by_their_token_and_only_when_the_study_offers_it(clinic) -> None:
     checkin(clinic.world.client, 1, alliance=5)
     checkin(clinic.world.client, 2, alliance=6)

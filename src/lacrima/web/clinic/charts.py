@@ -18,10 +18,26 @@ from lacrima.web.studies.models import Client
 SYMPTOM_SCALES = {"phq9": (0.0, 27.0), "gad7": (0.0, 21.0)}
 SYMPTOM_NAMES = {"phq9": "PHQ-9", "gad7": "GAD-7"}
 STYLE_NAMES = {
-    "secure": "secure",
-    "anxious_preoccupied": "anxious-preoccupied",
-    "avoidant_dismissing": "avoidant-dismissing",
-    "fearful": "fearful-avoidant",
+    "secure": gettext_lazy("secure"),
+    "anxious_preoccupied": gettext_lazy("anxious-preoccupied"),
+    "avoidant_dismissing": gettext_lazy("avoidant-dismissing"),
+    "fearful": gettext_lazy("fearful-avoidant"),
+}
+ATTITUDE_NAMES = {
+    "healing": gettext_lazy("crying heals"),
+    "weakness": gettext_lazy("crying is weakness"),
+    "acceptability": gettext_lazy("acceptable to cry"),
+    "gendered": gettext_lazy("gendered expectations"),
+}
+CHANGE_NAMES = {
+    "improved": gettext_lazy("reliably improved"),
+    "deteriorated": gettext_lazy("reliably deteriorated"),
+    "no reliable change": gettext_lazy("no reliable change"),
+}
+EVIDENCE_NAMES = {
+    "tested": gettext_lazy("tested"),
+    "correlational": gettext_lazy("correlational"),
+    "derived": gettext_lazy("derived, not tested"),
 }
 
 
@@ -90,7 +106,13 @@ def _band(expected: Any, sessions: np.ndarray, intake: float | None) -> Any:
 def _timeline(scores: pd.DataFrame, result: Any, code: str) -> str:
     if scores.empty or scores["alliance"].notna().sum() == 0:
         return ""
-    chart = alliance_timeline_chart(scores, episodes=_episodes(result))
+    chart = alliance_timeline_chart(
+        scores,
+        episodes=_episodes(result),
+        ylabel=gettext("Session alliance"),
+        xlabel=gettext("Session"),
+        cried_label=gettext("cried (size: intensity)"),
+    )
     description = (
         f"Session alliance of client {code} on the check-in's 1-7 scale, sessions with crying marked "
         "(larger marks: more intense crying), rupture episodes shaded"
@@ -122,7 +144,9 @@ def _symptom_charts(ev: Any) -> list[dict[str, Any]]:
             scale=SYMPTOM_SCALES[status.instrument],
             cutoff=status.cutoff,
             band=band,
-            ylabel=f"{SYMPTOM_NAMES[status.instrument]} total",
+            ylabel=gettext("%(measure)s total") % {"measure": SYMPTOM_NAMES[status.instrument]},
+            xlabel=gettext("Session"),
+            band_label=gettext("expected recovery"),
         )
         svg = chart.to_svg(
             ident=f"symptom-{status.instrument}",
@@ -167,6 +191,7 @@ def _prompts(ev: Any) -> list[dict[str, Any]]:
             "title": p.title_in(lang),
             "text": p.text_in(lang),
             "evidence": p.evidence,
+            "evidence_label": str(EVIDENCE_NAMES.get(p.evidence, p.evidence)),
             "evidence_note": p.evidence_note,
             "citations": p.citations,
             "matched": p.matched,
@@ -176,15 +201,36 @@ def _prompts(ev: Any) -> list[dict[str, Any]]:
     ]
 
 
+def _gender_label(code: str | None, lang: str) -> str | None:
+    """The demographics instrument's own label of a gender answer, in the page's language."""
+    if not code:
+        return None
+    from lacrima.instruments import load_instrument
+
+    for item in load_instrument("demographics").items:
+        if item.column == "gender":
+            for option in item.options or ():
+                if option.code == code:
+                    return str(option.label.get(lang) or option.label.get("en") or code)
+    return code
+
+
 def _profile(ev: Any) -> dict[str, Any]:
+    from django.utils.translation import get_language_info
+
     s = ev.survey
+    lang = get_language() or "en"
+    try:
+        language = get_language_info(ev.client.language)["name_translated"]
+    except KeyError:
+        language = ev.client.language
     return {
         "anxiety": s.attachment_anxiety,
         "avoidance": s.attachment_avoidance,
-        "style": STYLE_NAMES.get(s.attachment_style or "", s.attachment_style),
-        "attitudes": s.crying_attitudes,
-        "gender": s.gender,
-        "language": ev.client.language,
+        "style": str(STYLE_NAMES.get(s.attachment_style or "", s.attachment_style or "")),
+        "attitudes": [(str(ATTITUDE_NAMES.get(k, k)), v) for k, v in (s.crying_attitudes or {}).items()],
+        "gender": _gender_label(s.gender, lang),
+        "language": language,
         "intake": s.intake,
     }
 

@@ -24,6 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from lacrima.web.accounts.models import Membership, StaffSecurity
+from lacrima.web.deploy import DEMO_MARKER
 from lacrima.web.participate.models import Consent, Response
 from lacrima.web.studies.models import Client, ConsentVersion, Invitation, Site, Study
 
@@ -117,6 +118,12 @@ def _credentials(users: dict[str, User], out: Path) -> Path:
         lines.append(f"{name} {password}")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     path.chmod(0o600)
+    (out / DEMO_MARKER).write_text(
+        "This data directory holds lacrima's demo clinic: `lacrima serve --data` on it lets the\n"
+        "demo's seeded accounts sign in without a second factor (real accounts still need theirs;\n"
+        "production refuses it).\n",
+        encoding="utf-8",
+    )
     return path
 
 

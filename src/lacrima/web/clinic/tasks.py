@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import traceback
+from datetime import datetime, timedelta
 
+import numpy as np
 from django.db.models import F, Max, Q
 from django.utils import timezone
 from django_tasks import task
@@ -56,15 +58,74 @@ def queue_stale_evaluations() -> int:
     return sum(enqueue_evaluation(pk) for pk in stale_clients())
 
 
+# When a study's expected-recovery trajectory is refitted: it has none yet, its archive of measured clients
+# grew by REFIT_NEW_CLIENTS since the last fit, or the last fit is a day old and new measures arrived since.
+REFIT_INSTRUMENTS = {"phq9": "phq_", "gad7": "gad_"}
+REFIT_NEW_CLIENTS = 20
+REFIT_MAX_AGE = timedelta(days=1)
+
+
+def _waiting(task_path: str, args: list[object]) -> bool:
+    from django_tasks_db.models import DBTaskResult
+
+    waiting = DBTaskResult.objects.filter(task_path=task_path, status="READY")
+    for i, value in enumerate(args):
+        waiting = waiting.filter(**{f"args_kwargs__args__{i}": value})
+    return waiting.exists()
+
+
+def refit_due(study: Study, instrument: str, *, now: datetime | None = None) -> str:
+    """Why the study's ``instrument`` trajectory should be refitted now ("" when it need not be)."""
+    from lacrima.web.clinic.models import ExpectedRecoveryFit
+    from lacrima.web.participate.models import Response
+
+    measured = Response.objects.filter(
+        study=study,
+        kind=Response.Kind.SURVEY,
+        completed_at__isnull=False,
+        session__isnull=False,
+        answers__has_key=f"{REFIT_INSTRUMENTS[instrument]}01",
+    )
+    n_clients = measured.values("client").distinct().count()
+    if n_clients == 0:
+        return ""
+    last = ExpectedRecoveryFit.objects.filter(study=study, instrument=instrument).order_by("-pk").first()
+    if last is None:
+        return f"no fit yet ({n_clients} clients measured)"
+    if n_clients - last.n_clients >= REFIT_NEW_CLIENTS:
+        return f"the archive grew from {last.n_clients} to {n_clients} clients"
+    now = now or timezone.now()
+    if now - last.fitted_at >= REFIT_MAX_AGE and measured.filter(completed_at__gt=last.fitted_at).exists():
+        return f"new measures since the fit of {last.fitted_at:%Y-%m-%d %H:%M}"
+    return ""
+
+
+def queue_refit(study_id: int, instrument: str) -> bool:
+    """Queue a refit unless one for this study and measure is already waiting; returns whether queued."""
+    if _waiting(refit_expected_recovery.module_path, [study_id, instrument]):
+        return False
+    refit_expected_recovery.enqueue(study_id, instrument)
+    return True
+
+
+def queue_due_refits(study_ids: list[int] | None = None, *, now: datetime | None = None) -> int:
+    """Queue the refits that :func:`refit_due` asks for (after each evaluation, and daily with the
+    reminders); returns how many were queued."""
+    studies = Study.objects.all() if study_ids is None else Study.objects.filter(pk__in=study_ids)
+    queued = 0
+    for study in studies:
+        for instrument in REFIT_INSTRUMENTS:
+            reason = refit_due(study, instrument, now=now)
+            if reason and queue_refit(study.pk, instrument):
+                log.info("queued a refit of %s for study %s: %s", instrument, study.slug, reason)
+                queued += 1
+    return queued
+
+
 def enqueue_evaluation(client_id: int, *, notify: bool = True) -> bool:
     """Queue an evaluation unless one for this client is already waiting (pages that find a client's row
     out of date call this on every view); returns whether a task was queued."""
-    from django_tasks_db.models import DBTaskResult
-
-    waiting = DBTaskResult.objects.filter(
-        task_path=compute_alerts.module_path, status="READY", args_kwargs__args__0=client_id
-    )
-    if waiting.exists():
+    if _waiting(compute_alerts.module_path, [client_id]):
         return False
     compute_alerts.enqueue(client_id, notify)
     return True
@@ -79,19 +140,31 @@ def compute_alerts(client_id: int, notify: bool = True) -> int:
     client = Client.objects.select_related("study", "therapist").filter(pk=client_id).first()
     if client is None:
         return 0
-    return len(refresh_client(client, notify=notify))
+    new = len(refresh_client(client, notify=notify))
+    queue_due_refits([client.study_id])  # the archive may have grown by this client's measures
+    return new
+
+
+def queue_reminders() -> bool:
+    """Queue :func:`send_reminders` unless one is already waiting; returns whether queued."""
+    if _waiting(send_reminders.module_path, []):
+        return False
+    send_reminders.enqueue()
+    return True
 
 
 @task()
 def send_reminders() -> int:
     """Re-evaluate every active client so that missed check-ins raise their alert even when no new check-in
-    arrives (run daily: ``lacrima worker`` queues it at start, cron can queue it with
-    ``lacrima manage clinic_reminders``). Returns the number of new alerts."""
+    arrives, and queue the expected-recovery refits that are due (run daily: ``lacrima worker`` queues it
+    at start and every day while it runs, cron can queue it with ``lacrima manage clinic_reminders``).
+    Returns the number of new alerts."""
     from lacrima.web.clinic.evaluate import refresh_client
 
     new = 0
     for client in Client.objects.filter(withdrawn_at__isnull=True).select_related("study", "therapist"):
         new += len(refresh_client(client))
+    queue_due_refits()  # and once a day at least, the refits that are due
     return new
 
 
@@ -140,10 +213,8 @@ def run_battery(run_id: int) -> str:
 
     stage(10, "Reading the study's completed surveys", status=BatteryRun.Status.RUNNING)
     try:
-        respondents, _ = study_tables(run.study)
-        if run.site_ids is not None:
-            codes = set(run.study.sites.filter(pk__in=run.site_ids).values_list("code", flat=True))
-            respondents = respondents[respondents["site"].isin(codes)]
+        sites = None if run.site_ids is None else run.study.sites.filter(pk__in=run.site_ids)
+        respondents, _ = study_tables(run.study, sites)  # a site researcher's sites, in the query itself
         if len(respondents) < 5:
             raise DataError(
                 f"the study has {len(respondents)} completed surveys; the battery needs at least 5"
@@ -160,6 +231,11 @@ def run_battery(run_id: int) -> str:
         html = build_html(result).render()
     except DataError as exc:
         stage(100, "Stopped", status=BatteryRun.Status.FAILED, message=str(exc), finished_at=timezone.now())
+        return BatteryRun.Status.FAILED
+    except (ArithmeticError, np.linalg.LinAlgError) as exc:  # numerical trouble the library did not type
+        log.error("battery run %s: the computation failed on this data:\n%s", run.pk, traceback.format_exc())
+        message = f"The battery was not run, because the computation failed: {exc}"
+        stage(100, "Stopped", status=BatteryRun.Status.FAILED, message=message, finished_at=timezone.now())
         return BatteryRun.Status.FAILED
     except Exception:
         log.error("battery run %s failed:\n%s", run.pk, traceback.format_exc())

@@ -13,6 +13,7 @@ urlpatterns = [
     path("<slug:slug>/clients/<path:code>/dates/", views.session_date, name="session_date"),
     path("<slug:slug>/clients/<path:code>/", views.client_page, name="client"),
     path("<slug:slug>/battery/", views.battery_start, name="battery_start"),
+    path("<slug:slug>/refit/", views.refit_start, name="refit_start"),
     path("<slug:slug>/battery/<int:run_id>/", views.battery_status, name="battery_status"),
     path("<slug:slug>/battery/<int:run_id>/report/", views.battery_report, name="battery_report"),
 ]

@@ -26,6 +26,7 @@ from lacrima.web.clinic.forms import AcknowledgeForm, NoteForm, SessionDateForm
 from lacrima.web.clinic.models import Alert, AlertNote, BatteryRun, ClientSummary, SessionDate
 from lacrima.web.clinic.tasks import compute_alerts, enqueue_evaluation, run_battery
 from lacrima.web.participate.models import Response
+from lacrima.web.security import allow_inline_styles
 
 
 @login_required
@@ -213,12 +214,44 @@ def battery_start(request: HttpRequest, slug: str) -> HttpResponse:
     return redirect("clinic:battery_status", slug=slug, run_id=run.pk)
 
 
+@login_required
+@require_POST
+def refit_start(request: HttpRequest, slug: str) -> HttpResponse:
+    """The study admin's button: queue an expected-recovery refit of each symptom measure now."""
+    from django.contrib import messages
+
+    from lacrima.web.clinic.tasks import REFIT_INSTRUMENTS, queue_refit
+
+    study = access.get_study_for_admin(request, slug)
+    with transaction.atomic():
+        queued = [name for name in REFIT_INSTRUMENTS if queue_refit(study.pk, name)]
+        record(request, "update", study, action_detail="refit_expected_recovery", queued=queued)
+    if queued:
+        messages.success(request, "Expected-recovery refit queued; the worker stores it in a few seconds.")
+    else:
+        messages.info(request, "A refit is already waiting for the worker.")
+    return redirect("studies:detail", slug=slug)
+
+
 def _run_for(request: HttpRequest, slug: str, run_id: int) -> BatteryRun:
     study = access.get_study_for_research(request, slug, "battery").study
     run = BatteryRun.objects.filter(pk=run_id, study=study, requested_by=request.user).first()
     if run is None:
         raise Http404("not found")
     return run
+
+
+@login_required
+def battery_runs(request: HttpRequest, slug: str) -> HttpResponse:
+    """The study's report page (``/studies/<slug>/report/``): the button that queues the battery and the
+    user's own runs with their progress. Nothing is computed here."""
+    scope = access.get_study_for_research(request, slug, "report")
+    study = scope.study
+    runs = list(BatteryRun.objects.filter(study=study, requested_by=request.user).order_by("-pk")[:10])
+    record(request, "read", study, study_id=study.pk, view="report", runs=len(runs))
+    running = any(r.status in (BatteryRun.Status.QUEUED, BatteryRun.Status.RUNNING) for r in runs)
+    ctx = {"study": study, "runs": runs, "running": running, "whole_study": scope.whole_study}
+    return render(request, "clinic/battery_runs.html", ctx)
 
 
 @login_required
@@ -234,7 +267,8 @@ def battery_report(request: HttpRequest, slug: str, run_id: int) -> HttpResponse
     if run.status != BatteryRun.Status.DONE:
         return redirect("clinic:battery_status", slug=slug, run_id=run.pk)
     record(request, "read", run, study_id=run.study_id, view="battery_report")
-    return HttpResponse(run.html, content_type="text/html; charset=utf-8")
+    page = HttpResponse(run.html, content_type="text/html; charset=utf-8")
+    return allow_inline_styles(page)  # the self-contained report keeps its CSS inline (by hash)
 
 
 @require_http_methods(["GET"])

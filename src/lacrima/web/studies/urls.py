@@ -2,6 +2,7 @@ from django.contrib.auth.decorators import login_required
 from django.urls import path
 from django.views.generic import RedirectView
 
+from lacrima.web.clinic import views as clinic_views
 from lacrima.web.studies import views
 
 app_name = "studies"
@@ -28,5 +29,6 @@ urlpatterns = [
     ),
     path("<slug:slug>/invitations/new/", views.invitations_new, name="invitations_new"),
     path("<slug:slug>/export/<str:table>.<str:fmt>", views.export, name="export"),
-    path("<slug:slug>/report/", views.report, name="report"),
+    # the report runs on the task queue: this page queues it and lists the runs (clinic.views.battery_runs)
+    path("<slug:slug>/report/", clinic_views.battery_runs, name="report"),
 ]

@@ -7,7 +7,6 @@ event. Plain invitation tokens are shown once, right after they are made, and ne
 from __future__ import annotations
 
 import io
-import logging
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -20,7 +19,6 @@ from lacrima.web import access
 from lacrima.web.accounts.models import Membership
 from lacrima.web.audit.log import record
 from lacrima.web.participate.models import Response
-from lacrima.web.security import allow_inline_styles
 from lacrima.web.studies import schedule as plan
 from lacrima.web.studies.completion import client_completion, survey_completion
 from lacrima.web.studies.forms import (
@@ -32,8 +30,6 @@ from lacrima.web.studies.forms import (
 )
 from lacrima.web.studies.licensed import missing_licensed
 from lacrima.web.studies.models import ConsentVersion, Invitation, LicensedText
-
-logger = logging.getLogger("lacrima.web")
 
 
 def qr_svg(url: str) -> str:
@@ -250,39 +246,6 @@ def export(request: HttpRequest, slug: str, table: str, fmt: str) -> HttpRespons
     resp = HttpResponse(buf.getvalue(), content_type=content_type)
     resp["Content-Disposition"] = f'attachment; filename="{study.slug}-{table}.{fmt}"'
     return resp
-
-
-@login_required
-def report(request: HttpRequest, slug: str) -> HttpResponse:
-    """Run the replication battery on the study's completed surveys and show the report (pseudonymised)."""
-    scope = access.get_study_for_research(request, slug, "report")
-    study = scope.study
-    import numpy as np
-
-    from lacrima.errors import DataError
-    from lacrima.report import analyze
-    from lacrima.report.render import build_html
-    from lacrima.web.studies.tables import study_tables
-
-    respondents, _ = study_tables(study, scope.sites)
-    record(request, "read", study, study_id=study.pk, view="report", rows=len(respondents))
-    try:
-        if len(respondents) < 5:
-            raise DataError(
-                f"the study has {len(respondents)} completed surveys; the battery needs at least 5"
-            )
-        result = analyze(
-            respondents, seed=2024, n_boot=1000, title=f"{study.title}: replication report", missing="skip"
-        )
-    except (ArithmeticError, np.linalg.LinAlgError) as exc:  # numerical trouble the library did not type
-        logger.exception("report of study %s: the battery failed on this data", study.slug)
-        ctx = {"study": study, "message": f"The battery was not run, because the computation failed: {exc}"}
-        return render(request, "studies/report_unavailable.html", ctx, status=422)
-    except DataError as exc:
-        ctx = {"study": study, "message": str(exc)}
-        return render(request, "studies/report_unavailable.html", ctx, status=422)
-    page = HttpResponse(build_html(result).render(), content_type="text/html; charset=utf-8")
-    return allow_inline_styles(page)  # the self-contained report keeps its CSS inline (by hash)
 
 
 @login_required
