@@ -46,14 +46,16 @@ def staff(world) -> User:
     return world.therapist
 
 
-def _enrol(c: HttpClient, user: User) -> tuple[TOTPDevice, list[str]]:
+def _enrol(c: HttpClient, user: User) -> tuple[TOTPDevice, list[str], str]:
+    """Enrol a device; returns it, the recovery codes shown, and the code that confirmed it."""
     r = c.get("/accounts/2fa/setup/")
     assert r.status_code == 200 and b"<svg" in r.content  # the QR code, drawn inline
     device = TOTPDevice.objects.get(user=user, confirmed=False)
-    r = c.post("/accounts/2fa/setup/", {"code": _code(device), "next": "/studies/"})
+    used = _code(device)
+    r = c.post("/accounts/2fa/setup/", {"code": used, "next": "/studies/"})
     assert r.status_code == 200
     codes = re.findall(r"<li>([a-z2-7]{8})</li>", r.content.decode())
-    return TOTPDevice.objects.get(pk=device.pk), codes
+    return TOTPDevice.objects.get(pk=device.pk), codes, used
 
 
 def test_it_asks_every_role_for_a_second_factor_before_any_staff_page(world) -> None:
@@ -76,7 +78,7 @@ def test_it_enrols_a_totp_device_then_asks_for_codes_at_each_login(world, staff)
     r = c.get("/studies/")
     assert r.status_code == 302 and r["Location"].startswith("/accounts/2fa/")
     assert c.get(r["Location"])["Location"].startswith("/accounts/2fa/setup/")
-    device, codes = _enrol(c, staff)
+    device, codes, used = _enrol(c, staff)
     assert device.confirmed and len(codes) == 10 and len(set(codes)) == 10
     assert c.get("/studies/").status_code == 200
     c.post("/accounts/logout/")
@@ -85,7 +87,8 @@ def test_it_enrols_a_totp_device_then_asks_for_codes_at_each_login(world, staff)
     # next login: password, then a code from the same device; an old code is refused
     c = HttpClient()
     _password_step(c, "therapist")
-    r = c.post("/accounts/2fa/", {"code": _code(device), "next": "/studies/"})
+    # the very code used at enrolment (not the current one: the 30-s step may have moved on meanwhile)
+    r = c.post("/accounts/2fa/", {"code": used, "next": "/studies/"})
     assert r.status_code == 422  # the code just used cannot be replayed
     assert c.get("/studies/").status_code == 302
     r = c.post("/accounts/2fa/", {"code": codes[0], "next": "/studies/cry-2026/"})
