@@ -163,3 +163,27 @@ def test_it_names_stored_answers_that_cannot_be_scored_instead_of_failing(clinic
     refresh_client(clinic.world.client, notify=False)
     caseload = clinic.world.login(clinic.world.therapist).get("/clinic/").content.decode()
     assert "could not be scored" in caseload
+
+
+def test_it_shows_thin_clients_on_the_caseload_with_clear_labels(clinic) -> None:
+    world = clinic.world
+    one, blank = (
+        Client.objects.create(study=world.study, site=world.site_il, code=code, therapist=world.therapist)
+        for code in ("C010", "C011")
+    )
+    checkin(one, 1, alliance=5)
+    for s in (1, 2):
+        checkin(blank, s, alliance=None)
+    for c in (world.client, one, blank):  # world.client: no check-ins at all
+        refresh_client(c, notify=False)
+    r = world.login(world.therapist).get("/clinic/")
+    assert r.status_code == 200
+    html = r.content.decode()
+    rows = {code: re.search(rf'<tr data-client="{code}">.*?</tr>', html, flags=re.S).group(0)
+            for code in ("C001", "C010", "C011")}  # fmt: skip
+    assert "none yet" in rows["C001"] and "Not evaluated yet" not in rows["C001"]
+    assert "<strong>5.0</strong>" in rows["C010"] and "before" not in rows["C010"]
+    assert "no alliance answers" in rows["C011"]
+    for code in ("C010", "C011"):
+        page = world.login(world.therapist).get(f"/clinic/cry-2026/clients/{code}/")
+        assert page.status_code == 200, code

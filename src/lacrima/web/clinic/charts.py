@@ -259,6 +259,7 @@ def client_page_context(ev: Any) -> dict[str, Any]:
         "sessions": _sessions(ev),
         "episodes": ev.result.episodes,
         "prompts": _prompts(ev),
+        "guidance_problem": ev.guidance_problem,
         "notes": ev.result.notes,
         "no_alliance": len(scores) > 0 and scores["alliance"].notna().sum() == 0,
     }

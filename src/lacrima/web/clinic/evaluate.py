@@ -10,6 +10,7 @@ queue after each check-in or survey (``tasks.py``); no view scores anything itse
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 from dataclasses import dataclass, field
 from datetime import date
@@ -25,6 +26,8 @@ from lacrima.web.clinic.data import SurveyScores, session_frame, survey_scores
 from lacrima.web.clinic.models import Alert, ClientSummary, ClinicSettings, ExpectedRecoveryFit
 from lacrima.web.participate.models import Response
 from lacrima.web.studies.models import Client, Study
+
+log = logging.getLogger("lacrima.clinic")
 
 RECENT = 4  # sessions counted as "recent" for crying on the caseload
 NOTIFY_KINDS = ("risk-item", "alliance-rupture")
@@ -51,6 +54,16 @@ class Evaluation:
     prompts: tuple[Any, ...] = ()
     symptoms: list[SymptomStatus] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    guidance_problem: str = ""  # why no prompts are shown: the clinic's guidance files or settings are wrong
+
+
+def clinic_guidance(conf: ClinicSettings) -> Any:
+    """The guidance prompts in force for a study: the shipped files plus the clinic's own
+    (``LACRIMA_GUIDANCE_FILES``), minus the prompts the study switched off (``guidance_disabled``).
+    Raises :class:`~lacrima.errors.DataError` listing every problem (unknown key, missing citation, ...)."""
+    from django.conf import settings
+
+    return fb.load_guidance(extra=settings.LACRIMA_GUIDANCE_FILES, disabled=conf.guidance_disabled or ())
 
 
 def clinic_settings(study: Study) -> ClinicSettings:
@@ -142,8 +155,14 @@ def evaluate_client(client: Client, *, today: date | None = None) -> Evaluation:
             client, frame, conf.session_interval_days, today or timezone.localdate()
         ),
     )
-    prompts = fb.select_guidance(fb.load_guidance(), profile, res)
     symptoms = _symptoms(res.scores, survey, expected, rules)
+    try:
+        prompts = fb.select_guidance(clinic_guidance(conf), profile, res)
+    except DataError as exc:  # a clinic's own file or switch is wrong: the page says so in place of prompts
+        log.warning("guidance for study %s not shown: %s", study.slug, exc)
+        return Evaluation(
+            client, frame, survey, profile, res, expected, (), symptoms, guidance_problem=str(exc)
+        )
     return Evaluation(client, frame, survey, profile, res, expected, prompts, symptoms)
 
 

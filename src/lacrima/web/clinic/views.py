@@ -22,7 +22,7 @@ from lacrima.errors import DataError
 from lacrima.web import access
 from lacrima.web.audit.log import record
 from lacrima.web.clinic import charts
-from lacrima.web.clinic.forms import AcknowledgeForm, NoteForm, SessionDateForm
+from lacrima.web.clinic.forms import AcknowledgeForm, AssignTherapistForm, NoteForm, SessionDateForm
 from lacrima.web.clinic.models import Alert, AlertNote, BatteryRun, ClientSummary, SessionDate
 from lacrima.web.clinic.tasks import compute_alerts, enqueue_evaluation, run_battery
 from lacrima.web.participate.models import Response
@@ -88,7 +88,9 @@ def client_page(request: HttpRequest, slug: str, code: str) -> HttpResponse:
         Alert.objects.filter(client=client).select_related("acknowledged_by").prefetch_related("notes")
     )
     record(request, "read", client, view="clinic_client")
+    is_admin = access.is_study_admin(request, study)
     ctx: dict[str, Any] = {
+        "assign_form": AssignTherapistForm(client=client) if is_admin else None,
         "study": study,
         "client": client,
         "ev": ev,
@@ -198,6 +200,34 @@ def session_date(request: HttpRequest, slug: str, code: str) -> HttpResponse:
         record(request, "update", fix, study_id=study.pk, session=fix.session, date=fix.date.isoformat())
     compute_alerts.enqueue(client.pk)
     return redirect(f"{url}#sessions")
+
+
+@login_required
+@require_POST
+def assign_therapist(request: HttpRequest, slug: str, code: str) -> HttpResponse:
+    """The study admin (re)assigns a client to a therapist of the client's site; audit-logged."""
+    study = access.get_study_for_admin(request, slug)
+    client = access.get_client_for_therapist(request, study, code)
+    form = AssignTherapistForm(request.POST, client=client)
+    url = reverse("clinic:client", kwargs={"slug": slug, "code": code})
+    if not form.is_valid():
+        ctx = {"form": form, "client": client, "study": study, "back": url}
+        return render(request, "clinic/form_error.html", ctx, status=422)
+    therapist = form.cleaned_data["therapist"]
+    with transaction.atomic():
+        before = client.therapist.get_username() if client.therapist else None
+        client.therapist = therapist
+        client.save(update_fields=["therapist"])
+        record(
+            request,
+            "update",
+            client,
+            action_detail="assign_therapist",
+            before=before,
+            after=therapist.username,
+        )
+    compute_alerts.enqueue(client.pk)  # the new therapist's caseload row
+    return redirect(url)
 
 
 @login_required
