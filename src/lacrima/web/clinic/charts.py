@@ -29,10 +29,11 @@ ATTITUDE_NAMES = {
     "acceptability": gettext_lazy("acceptable to cry"),
     "gendered": gettext_lazy("gendered expectations"),
 }
-CHANGE_NAMES = {
+CHANGE_NAMES = {  # the Jacobson-Truax categories of lacrima.scoring.CHANGE_CATEGORIES
+    "recovered": gettext_lazy("recovered"),
     "improved": gettext_lazy("reliably improved"),
+    "unchanged": gettext_lazy("no reliable change"),
     "deteriorated": gettext_lazy("reliably deteriorated"),
-    "no reliable change": gettext_lazy("no reliable change"),
 }
 EVIDENCE_NAMES = {
     "tested": gettext_lazy("tested"),

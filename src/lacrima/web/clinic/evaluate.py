@@ -39,7 +39,7 @@ class SymptomStatus:
     total: float | None
     cutoff: float | None
     intake: float | None
-    change: str  # "improved" | "deteriorated" | "no reliable change" | "" (not computable)
+    change: str  # a Jacobson-Truax category (lacrima.scoring.CHANGE_CATEGORIES), "" when not computable
     rci: float | None
 
 
@@ -237,6 +237,24 @@ def refresh_client(client: Client, *, today: date | None = None, notify: bool = 
     return new
 
 
+def caseload_urgency(client: Client, ev: Evaluation) -> float:
+    """The caseload's order: the feedback library's urgency (``fb.urgency``) over the client's *open*
+    alerts, the newest of each kind only. Acknowledging an alert lowers the client's place, and a run of
+    alerts of one kind (e.g. not on track at every measure) counts once, as the client page shows it, so
+    that an open risk item is not outweighed by repeats of a medium one."""
+    open_keys = set(
+        Alert.objects.filter(client=client, acknowledged_at__isnull=True).values_list("key", flat=True)
+    )
+    newest: dict[str, Any] = {}
+    for a in ev.result.alerts:
+        if a.key in open_keys:
+            held = newest.get(a.kind)
+            if held is None or (a.session or 0) > (held.session or 0):
+                newest[a.kind] = a
+    latest = int(ev.result.scores["session"].max()) if len(ev.result.scores) else 0
+    return float(fb.urgency(list(newest.values()), latest))
+
+
 def _store_summary(client: Client, ev: Evaluation, through: int) -> None:
     scores = ev.result.scores
     alliance = [
@@ -274,7 +292,7 @@ def _store_summary(client: Client, ev: Evaluation, through: int) -> None:
             "recent_sessions": len(recent),
             "recent_intensity": float(intensity.max()) if len(intensity) else None,
             "symptom": symptom,
-            "urgency": float(ev.result.urgency),
+            "urgency": caseload_urgency(client, ev),
             "open_kinds": open_kinds,
             "problem": "",
         },

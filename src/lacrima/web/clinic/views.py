@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.db.models import Max, OuterRef, Subquery
@@ -16,6 +17,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from lacrima.errors import DataError
@@ -138,6 +140,7 @@ def alert_acknowledge(request: HttpRequest, alert_id: int) -> HttpResponse:
         )
         if done:
             record(request, "update", alert, action_detail="acknowledge", kind=alert.kind, key=alert.key)
+            messages.success(request, _("Alert acknowledged; it stays in the alert history."))
         elif form.cleaned_data["note"]:
             AlertNote.objects.create(
                 alert=alert,
@@ -248,8 +251,6 @@ def battery_start(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 def refit_start(request: HttpRequest, slug: str) -> HttpResponse:
     """The study admin's button: queue an expected-recovery refit of each symptom measure now."""
-    from django.contrib import messages
-
     from lacrima.web.clinic.tasks import REFIT_INSTRUMENTS, queue_refit
 
     study = access.get_study_for_admin(request, slug)
