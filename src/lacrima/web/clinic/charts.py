@@ -50,6 +50,8 @@ ALERT_LABELS = {
     "missed-checkins": gettext_lazy("Missed check-ins"),
 }
 
+_KIND_ORDER = {k: i for i, k in enumerate(ALERT_LABELS)}
+
 PRIORITY_LABELS = {
     "high": gettext_lazy("high priority"),
     "medium": gettext_lazy("medium priority"),
@@ -70,7 +72,9 @@ def caseload_row(client: Client, summary: ClientSummary | None) -> dict[str, Any
         "url": url,
         "summary": summary,
         "urgency": summary.urgency,
-        "badges": [(k, labels.get(k, k)) for k in summary.open_kinds],
+        "badges": sorted(  # most serious first: the order of ALERT_LABELS, risk items leading
+            ((k, labels.get(k, k)) for k in summary.open_kinds), key=lambda b: _KIND_ORDER.get(b[0], 99)
+        ),
         "crying": gettext("%(cried)s of %(n)s")
         % {"cried": summary.recent_cried, "n": summary.recent_sessions},
         "latest": measured[-1] if measured else None,
