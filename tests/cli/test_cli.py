@@ -25,14 +25,24 @@ def test_it_runs_the_demo_end_to_end(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "LACRIMA_", "DATABASE_URL"))}
     done = subprocess.run(
-        [sys.executable, "-c", "from lacrima.cli import main; main()",
-         "demo", "--out", str(out), "--n-boot", "200"],
+        [sys.executable, "-m", "lacrima", "demo", "--out", str(out), "--n-boot", "200"],
         env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     lines = (out / "demo-credentials.txt").read_text().splitlines()
     users = {line.split()[0] for line in lines if line.strip()}
     assert {"demo-therapist", "demo-therapist-2", "demo-researcher"} <= users
+    printed = " ".join(done.stdout.split())
+    assert f"lacrima serve --data {out}" in printed and "LACRIMA_DEMO" not in printed
+    # that data directory, and only it, runs in demo mode (its accounts skip the second factor)
+    probe = "import django; django.setup(); from django.conf import settings; print(settings.LACRIMA_DEMO)"
+    for data, expected in ((out, "True"), (tmp_path / "other", "False")):
+        mode = subprocess.run(
+            [sys.executable, "-c", probe],
+            env={**env, "DJANGO_SETTINGS_MODULE": "lacrima.web.settings", "LACRIMA_DATA_DIR": str(data)},
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert mode.stdout.strip() == expected, mode.stderr
     assert (out / "lacrima.sqlite3").stat().st_size > 10_000
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "Replication scorecard" in html and html.count('<svg class="chart"') >= 10

@@ -81,6 +81,16 @@ def test_it_refuses_sqlite_in_production_unless_allowed(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
+def test_it_refuses_to_serve_with_a_bad_guidance_file(tmp_path: Path) -> None:
+    bad = tmp_path / "ours.yaml"
+    bad.write_text("id: ours\nversion: '1'\ntitle: Ours\nprompts:\n  - id: p1\n    colour: red\n", "utf-8")
+    env = _env(tmp_path / "data", LACRIMA_GUIDANCE_FILES=str(bad))
+    result = _lacrima(["serve", "--data", str(tmp_path / "data"), "--no-worker", "--port", "0"], env)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert "lacrima.E001" in result.stderr and "ours.yaml" in result.stderr
+    assert "'colour' was unexpected" in result.stderr and "check_guidance" in result.stderr
+
+
 def test_it_creates_the_database_and_data_directory_private(tmp_path: Path) -> None:
     data = tmp_path / "fresh"
     result = _lacrima(["manage", "migrate", "--verbosity", "0"], _env(data))

@@ -384,7 +384,12 @@ def serve(
     from lacrima.web.catalogs import compile_catalogs
 
     compile_catalogs()  # a source checkout's interface translations (a built package carries them)
-    call_command("migrate", interactive=False, verbosity=0)
+    from django.core.management.base import SystemCheckError
+
+    try:
+        call_command("migrate", interactive=False, verbosity=0, skip_checks=False)  # system checks first
+    except SystemCheckError as exc:  # e.g. a clinic's guidance file with problems: each one named
+        _fail(exc)
     console.print(f"lacrima web app on http://{host}:{port}/  (admin at /admin/; Ctrl-C stops it)")
     from django.conf import settings
 

@@ -214,6 +214,9 @@ LACRIMA_INVITATION_DAYS = int(os.environ.get("LACRIMA_INVITATION_DAYS", "30"))
 # Clinic: background tasks in the database (django-tasks; a worker runs them: ``lacrima worker``), e-mail
 # to therapists (console in development; SMTP from LACRIMA_EMAIL_* or a local MTA in production), and the
 # site's address for links in those e-mails.
+# A clinic's own guidance files (same format as lacrima/feedback/guidance/*.yaml), separated by the
+# platform's path separator (":" on Linux); checked when the server starts (lacrima.web.clinic.checks).
+LACRIMA_GUIDANCE_FILES = [p for p in os.environ.get("LACRIMA_GUIDANCE_FILES", "").split(os.pathsep) if p]
 TASKS = {"default": {"BACKEND": os.environ.get("LACRIMA_TASK_BACKEND", "django_tasks_db.DatabaseBackend")}}
 LACRIMA_SITE_URL = os.environ.get("LACRIMA_SITE_URL", "http://127.0.0.1:8000")
 # --- security: accounts and headers (issue 12, items 1-2). Every number comes from the environment.

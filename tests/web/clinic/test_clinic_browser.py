@@ -86,6 +86,11 @@ def test_it_shows_the_caseload_and_client_page_on_a_phone(world, live_server, br
     timeline = pg.locator("#timeline-section svg.chart")
     box = timeline.bounding_box()
     assert box is not None and box["width"] <= 390
+    for text in pg.locator("#timeline-section svg.chart text").all():  # labels and legend inside the chart
+        t = text.bounding_box()
+        assert t is not None and box["x"] - 1 <= t["x"] and t["x"] + t["width"] <= box["x"] + box["width"] + 1
+    card = pg.locator("#sessions tr").nth(1).bounding_box()  # the session dates stay a compact table
+    assert card is not None and card["height"] < 40
     assert pg.locator('#open-alerts [data-alert="alliance-rupture"]').first.is_visible()
     assert pg.locator("#symptoms svg.chart").first.is_visible()
     _fits_the_phone(pg)
@@ -102,6 +107,7 @@ def test_it_acknowledges_an_alert_from_the_phone(world, live_server, browser) ->
     alert.locator("textarea").fill("Named the rupture; repair next session")
     alert.locator("button").click()
     pg.wait_for_load_state()
+    assert pg.locator(".messages").get_by_text("Alert acknowledged").count() == 1
     history = pg.locator("#alert-history")
     assert history.get_by_text("Named the rupture; repair next session").count() == 1
     ctx.close()

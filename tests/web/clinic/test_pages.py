@@ -163,3 +163,56 @@ def test_it_names_stored_answers_that_cannot_be_scored_instead_of_failing(clinic
     refresh_client(clinic.world.client, notify=False)
     caseload = clinic.world.login(clinic.world.therapist).get("/clinic/").content.decode()
     assert "could not be scored" in caseload
+
+
+def test_it_shows_thin_clients_on_the_caseload_with_clear_labels(clinic) -> None:
+    world = clinic.world
+    one, blank = (
+        Client.objects.create(study=world.study, site=world.site_il, code=code, therapist=world.therapist)
+        for code in ("C010", "C011")
+    )
+    checkin(one, 1, alliance=5)
+    for s in (1, 2):
+        checkin(blank, s, alliance=None)
+    for c in (world.client, one, blank):  # world.client: no check-ins at all
+        refresh_client(c, notify=False)
+    r = world.login(world.therapist).get("/clinic/")
+    assert r.status_code == 200
+    html = r.content.decode()
+    rows = {code: re.search(rf'<tr data-client="{code}">.*?</tr>', html, flags=re.S).group(0)
+            for code in ("C001", "C010", "C011")}  # fmt: skip
+    assert "none yet" in rows["C001"] and "Not evaluated yet" not in rows["C001"]
+    assert "<strong>5.0</strong>" in rows["C010"] and "before" not in rows["C010"]
+    assert "no alliance answers" in rows["C011"]
+    for code in ("C010", "C011"):
+        page = world.login(world.therapist).get(f"/clinic/cry-2026/clients/{code}/")
+        assert page.status_code == 200, code
+
+
+def test_it_orders_by_open_alerts_only_each_kind_counted_once(clinic) -> None:
+    from lacrima import feedback as fb
+    from lacrima.web.clinic.models import Alert, ClientSummary
+
+    world = clinic.world
+    rupture_course(world.client)  # a rupture over sessions 7-10, repaired, then a second one
+    for s, level in ((11, 6), (12, 6), (13, 6), (14, 6), (15, 2)):
+        checkin(world.client, s, alliance=level)
+    risky = Client.objects.create(
+        study=world.study, site=world.site_il, code="C004", therapist=world.therapist
+    )
+    for s in range(1, 6):
+        checkin(risky, s, alliance=6)
+    survey(risky, phq(1, item9=1), session=5)  # a risk answer: a high-priority alert
+    for c in (world.client, risky):
+        refresh_client(c, notify=False)
+    kinds = list(Alert.objects.filter(client=world.client).values_list("kind", flat=True))
+    assert len(kinds) > len(set(kinds))  # repeats of one kind on the rupture course
+    summary = ClientSummary.objects.get(client=world.client)
+    assert summary.urgency <= len(set(kinds)) * fb.URGENCY_WEIGHTS["medium"]  # each kind once
+    html = world.login(world.therapist).get("/clinic/").content.decode()
+    assert re.findall(r'data-client="(C\d+)"', html)[:2] == ["C004", "C001"]  # the open risk item first
+    Alert.objects.filter(client=risky).update(acknowledged_at=timezone.now(), acknowledged_note="called")
+    refresh_client(risky, notify=False)
+    assert ClientSummary.objects.get(client=risky).urgency == 0.0  # nothing open: bottom of the list
+    html = world.login(world.therapist).get("/clinic/").content.decode()
+    assert re.findall(r'data-client="(C\d+)"', html)[:2] == ["C001", "C004"]

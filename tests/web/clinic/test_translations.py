@@ -5,6 +5,7 @@ guidance files' citations) is marked ``lang="en" dir="ltr"`` so that it reads co
 from __future__ import annotations
 
 import re
+from html import unescape
 
 import pytest
 
@@ -77,3 +78,16 @@ def test_it_switches_the_staff_pages_language_with_the_header_buttons(clinic) ->
     r = c.post("/i18n/setlang/", {"language": "he", "next": "/clinic/"})
     assert r.status_code == 302 and r["Location"] == "/clinic/"
     assert 'dir="rtl"' in c.get("/clinic/").content.decode()
+
+
+def test_it_gives_the_clinic_pages_in_italian_too(clinic) -> None:
+    _intake(clinic)
+    c = clinic.world.login(clinic.world.therapist)
+    html = c.get("/clinic/", HTTP_ACCEPT_LANGUAGE="it").content.decode()
+    assert re.search(r'<html lang="it" dir="ltr">', html) and "I tuoi pazienti" in html
+    row = re.search(r'<tr data-client="C001">.*?</tr>', html, flags=re.S).group(0)
+    assert re.search(r"data-alert=\"alliance-rupture\">Rottura dell'alleanza<", unescape(row))
+    page = c.get(URL, HTTP_ACCEPT_LANGUAGE="it").content.decode()
+    assert "Allerte aperte" in _section(page, "open-alerts")
+    assert "timoroso-evitante" in _section(page, "profile")
+    assert "Cambia password" in page

@@ -29,10 +29,11 @@ ATTITUDE_NAMES = {
     "acceptability": gettext_lazy("acceptable to cry"),
     "gendered": gettext_lazy("gendered expectations"),
 }
-CHANGE_NAMES = {
+CHANGE_NAMES = {  # the Jacobson-Truax categories of lacrima.scoring.CHANGE_CATEGORIES
+    "recovered": gettext_lazy("recovered"),
     "improved": gettext_lazy("reliably improved"),
+    "unchanged": gettext_lazy("no reliable change"),
     "deteriorated": gettext_lazy("reliably deteriorated"),
-    "no reliable change": gettext_lazy("no reliable change"),
 }
 EVIDENCE_NAMES = {
     "tested": gettext_lazy("tested"),
@@ -48,6 +49,8 @@ ALERT_LABELS = {
     "difficult-crying": gettext_lazy("Difficult crying"),
     "missed-checkins": gettext_lazy("Missed check-ins"),
 }
+
+_KIND_ORDER = {k: i for i, k in enumerate(ALERT_LABELS)}
 
 PRIORITY_LABELS = {
     "high": gettext_lazy("high priority"),
@@ -69,7 +72,9 @@ def caseload_row(client: Client, summary: ClientSummary | None) -> dict[str, Any
         "url": url,
         "summary": summary,
         "urgency": summary.urgency,
-        "badges": [(k, labels.get(k, k)) for k in summary.open_kinds],
+        "badges": sorted(  # most serious first: the order of ALERT_LABELS, risk items leading
+            ((k, labels.get(k, k)) for k in summary.open_kinds), key=lambda b: _KIND_ORDER.get(b[0], 99)
+        ),
         "crying": gettext("%(cried)s of %(n)s")
         % {"cried": summary.recent_cried, "n": summary.recent_sessions},
         "latest": measured[-1] if measured else None,
@@ -259,6 +264,7 @@ def client_page_context(ev: Any) -> dict[str, Any]:
         "sessions": _sessions(ev),
         "episodes": ev.result.episodes,
         "prompts": _prompts(ev),
+        "guidance_problem": ev.guidance_problem,
         "notes": ev.result.notes,
         "no_alliance": len(scores) > 0 and scores["alliance"].notna().sum() == 0,
     }

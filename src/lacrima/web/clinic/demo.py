@@ -94,7 +94,10 @@ def _plant(code: str, one: pd.DataFrame) -> pd.DataFrame:
     alliance = ["chk_07", "chk_08", "chk_09"]
     feelings = ["chk_02", "chk_03", "chk_04", "chk_05", "chk_06"]
     if kind == "alliance-rupture":
-        one.loc[one.index[: n - 4], alliance] = 6.0
+        # a steady alliance around 6 (a flat line of 6.0 looked unreal), then the fall to 2.0
+        steady = [(6, 6, 6), (6, 7, 6), (6, 6, 5), (7, 6, 6), (6, 6, 6), (5, 6, 6), (6, 7, 7), (6, 6, 6)]
+        for i in range(n - 4):
+            one.loc[one.index[i], alliance] = steady[i % len(steady)]
         for i, level in zip(range(n - 4, n), (6.3, 4.7, 3.3, 2.0), strict=True):
             one.loc[one.index[i], alliance] = [round(level + d) for d in (0.2, -0.1, -0.1)]
         last = one.index[-2]

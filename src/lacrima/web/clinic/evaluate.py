@@ -10,6 +10,7 @@ queue after each check-in or survey (``tasks.py``); no view scores anything itse
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 from dataclasses import dataclass, field
 from datetime import date
@@ -26,6 +27,8 @@ from lacrima.web.clinic.models import Alert, ClientSummary, ClinicSettings, Expe
 from lacrima.web.participate.models import Response
 from lacrima.web.studies.models import Client, Study
 
+log = logging.getLogger("lacrima.clinic")
+
 RECENT = 4  # sessions counted as "recent" for crying on the caseload
 NOTIFY_KINDS = ("risk-item", "alliance-rupture")
 
@@ -36,7 +39,7 @@ class SymptomStatus:
     total: float | None
     cutoff: float | None
     intake: float | None
-    change: str  # "improved" | "deteriorated" | "no reliable change" | "" (not computable)
+    change: str  # a Jacobson-Truax category (lacrima.scoring.CHANGE_CATEGORIES), "" when not computable
     rci: float | None
 
 
@@ -51,6 +54,16 @@ class Evaluation:
     prompts: tuple[Any, ...] = ()
     symptoms: list[SymptomStatus] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    guidance_problem: str = ""  # why no prompts are shown: the clinic's guidance files or settings are wrong
+
+
+def clinic_guidance(conf: ClinicSettings) -> Any:
+    """The guidance prompts in force for a study: the shipped files plus the clinic's own
+    (``LACRIMA_GUIDANCE_FILES``), minus the prompts the study switched off (``guidance_disabled``).
+    Raises :class:`~lacrima.errors.DataError` listing every problem (unknown key, missing citation, ...)."""
+    from django.conf import settings
+
+    return fb.load_guidance(extra=settings.LACRIMA_GUIDANCE_FILES, disabled=conf.guidance_disabled or ())
 
 
 def clinic_settings(study: Study) -> ClinicSettings:
@@ -142,8 +155,14 @@ def evaluate_client(client: Client, *, today: date | None = None) -> Evaluation:
             client, frame, conf.session_interval_days, today or timezone.localdate()
         ),
     )
-    prompts = fb.select_guidance(fb.load_guidance(), profile, res)
     symptoms = _symptoms(res.scores, survey, expected, rules)
+    try:
+        prompts = fb.select_guidance(clinic_guidance(conf), profile, res)
+    except DataError as exc:  # a clinic's own file or switch is wrong: the page says so in place of prompts
+        log.warning("guidance for study %s not shown: %s", study.slug, exc)
+        return Evaluation(
+            client, frame, survey, profile, res, expected, (), symptoms, guidance_problem=str(exc)
+        )
     return Evaluation(client, frame, survey, profile, res, expected, prompts, symptoms)
 
 
@@ -218,6 +237,24 @@ def refresh_client(client: Client, *, today: date | None = None, notify: bool = 
     return new
 
 
+def caseload_urgency(client: Client, ev: Evaluation) -> float:
+    """The caseload's order: the feedback library's urgency (``fb.urgency``) over the client's *open*
+    alerts, the newest of each kind only. Acknowledging an alert lowers the client's place, and a run of
+    alerts of one kind (e.g. not on track at every measure) counts once, as the client page shows it, so
+    that an open risk item is not outweighed by repeats of a medium one."""
+    open_keys = set(
+        Alert.objects.filter(client=client, acknowledged_at__isnull=True).values_list("key", flat=True)
+    )
+    newest: dict[str, Any] = {}
+    for a in ev.result.alerts:
+        if a.key in open_keys:
+            held = newest.get(a.kind)
+            if held is None or (a.session or 0) > (held.session or 0):
+                newest[a.kind] = a
+    latest = int(ev.result.scores["session"].max()) if len(ev.result.scores) else 0
+    return float(fb.urgency(list(newest.values()), latest))
+
+
 def _store_summary(client: Client, ev: Evaluation, through: int) -> None:
     scores = ev.result.scores
     alliance = [
@@ -255,7 +292,7 @@ def _store_summary(client: Client, ev: Evaluation, through: int) -> None:
             "recent_sessions": len(recent),
             "recent_intensity": float(intensity.max()) if len(intensity) else None,
             "symptom": symptom,
-            "urgency": float(ev.result.urgency),
+            "urgency": caseload_urgency(client, ev),
             "open_kinds": open_kinds,
             "problem": "",
         },

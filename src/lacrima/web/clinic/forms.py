@@ -1,4 +1,5 @@
-"""Forms for the clinic's few inputs: acknowledging an alert, adding a note, correcting a session date."""
+"""Forms for the clinic's few inputs: acknowledging an alert, adding a note, correcting a session date,
+assigning a client's therapist."""
 
 from __future__ import annotations
 
@@ -58,3 +59,18 @@ class SessionDateForm(forms.Form):
         if day > timezone.localdate():
             raise forms.ValidationError("A session date cannot be in the future.")
         return day
+
+
+class AssignTherapistForm(forms.Form):
+    """The study admin assigns a client to a therapist of the client's site (e.g. after the treating
+    therapist's account was removed)."""
+
+    therapist = forms.ModelChoiceField(queryset=None, empty_label=None)  # type: ignore[arg-type]
+
+    def __init__(self, *args: Any, client: Any, **kwargs: Any) -> None:
+        from lacrima.web.studies.forms import therapist_users
+
+        super().__init__(*args, **kwargs)
+        field = self.fields["therapist"]
+        field.queryset = therapist_users(client.study, [client.site])  # type: ignore[attr-defined]
+        field.error_messages["invalid_choice"] = f"Choose a therapist of {client.site.name}."

@@ -123,6 +123,9 @@ class ClinicSettings(models.Model):
     session_interval_days = models.PositiveIntegerField(
         default=7, help_text="Expected days between sessions (for missed check-ins)"
     )
+    guidance_disabled = models.JSONField(
+        default=list, blank=True, help_text="Ids of guidance prompts switched off for this study"
+    )
 
 
 class BatteryRun(models.Model):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.db.models import Max, OuterRef, Subquery
@@ -16,13 +17,14 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from lacrima.errors import DataError
 from lacrima.web import access
 from lacrima.web.audit.log import record
 from lacrima.web.clinic import charts
-from lacrima.web.clinic.forms import AcknowledgeForm, NoteForm, SessionDateForm
+from lacrima.web.clinic.forms import AcknowledgeForm, AssignTherapistForm, NoteForm, SessionDateForm
 from lacrima.web.clinic.models import Alert, AlertNote, BatteryRun, ClientSummary, SessionDate
 from lacrima.web.clinic.tasks import compute_alerts, enqueue_evaluation, run_battery
 from lacrima.web.participate.models import Response
@@ -88,7 +90,9 @@ def client_page(request: HttpRequest, slug: str, code: str) -> HttpResponse:
         Alert.objects.filter(client=client).select_related("acknowledged_by").prefetch_related("notes")
     )
     record(request, "read", client, view="clinic_client")
+    is_admin = access.is_study_admin(request, study)
     ctx: dict[str, Any] = {
+        "assign_form": AssignTherapistForm(client=client) if is_admin else None,
         "study": study,
         "client": client,
         "ev": ev,
@@ -136,6 +140,7 @@ def alert_acknowledge(request: HttpRequest, alert_id: int) -> HttpResponse:
         )
         if done:
             record(request, "update", alert, action_detail="acknowledge", kind=alert.kind, key=alert.key)
+            messages.success(request, _("Alert acknowledged; it stays in the alert history."))
         elif form.cleaned_data["note"]:
             AlertNote.objects.create(
                 alert=alert,
@@ -202,6 +207,34 @@ def session_date(request: HttpRequest, slug: str, code: str) -> HttpResponse:
 
 @login_required
 @require_POST
+def assign_therapist(request: HttpRequest, slug: str, code: str) -> HttpResponse:
+    """The study admin (re)assigns a client to a therapist of the client's site; audit-logged."""
+    study = access.get_study_for_admin(request, slug)
+    client = access.get_client_for_therapist(request, study, code)
+    form = AssignTherapistForm(request.POST, client=client)
+    url = reverse("clinic:client", kwargs={"slug": slug, "code": code})
+    if not form.is_valid():
+        ctx = {"form": form, "client": client, "study": study, "back": url}
+        return render(request, "clinic/form_error.html", ctx, status=422)
+    therapist = form.cleaned_data["therapist"]
+    with transaction.atomic():
+        before = client.therapist.get_username() if client.therapist else None
+        client.therapist = therapist
+        client.save(update_fields=["therapist"])
+        record(
+            request,
+            "update",
+            client,
+            action_detail="assign_therapist",
+            before=before,
+            after=therapist.username,
+        )
+    compute_alerts.enqueue(client.pk)  # the new therapist's caseload row
+    return redirect(url)
+
+
+@login_required
+@require_POST
 def battery_start(request: HttpRequest, slug: str) -> HttpResponse:
     """Queue the replication battery; the status page follows its progress."""
     scope = access.get_study_for_research(request, slug, "battery")
@@ -218,8 +251,6 @@ def battery_start(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 def refit_start(request: HttpRequest, slug: str) -> HttpResponse:
     """The study admin's button: queue an expected-recovery refit of each symptom measure now."""
-    from django.contrib import messages
-
     from lacrima.web.clinic.tasks import REFIT_INSTRUMENTS, queue_refit
 
     study = access.get_study_for_admin(request, slug)

@@ -92,7 +92,7 @@ def study_detail(request: HttpRequest, slug: str) -> HttpResponse:
     sites = access.research_sites(request, study)
     site_ids = list(sites.values_list("pk", flat=True))
     counts = bool(site_ids)
-    clients = access.visible_clients(request, study).select_related("site").order_by("code")
+    clients = access.visible_clients(request, study).select_related("site", "therapist").order_by("code")
     record(request, "read", study, view="study_detail")
     languages = sorted({lang for site in study.sites.all() for lang in site.languages})
     used = list(dict.fromkeys([*study.survey_instruments, *plan.instruments(study.schedule or {})]))
