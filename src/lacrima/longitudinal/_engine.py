@@ -19,17 +19,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lacrima.longitudinal._structure import Block
+
 __all__ = ["Block", "EngineFit", "fit"]
-
-
-@dataclass(frozen=True)
-class Block:
-    """One random-effects term: its model-matrix columns and integer group codes (0..n_levels-1)."""
-
-    z: np.ndarray
-    intercept: bool
-    codes: np.ndarray
-    n_levels: int
 
 
 @dataclass(frozen=True)
