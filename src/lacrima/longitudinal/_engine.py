@@ -159,8 +159,13 @@ def fit(
     blocks: list[Block],
     family: str,
     reml: bool,
+    nagq: int = 1,
 ) -> EngineFit:
     """Fit a linear (``family="gaussian"``) or logistic (``"binomial"``) mixed model."""
+    if family == "binomial":
+        from lacrima.longitudinal._glmm import fit_glmm
+
+        return fit_glmm(y, x, x_intercept, blocks, nagq=nagq)
     import mixedlm
 
     frame, formula, _ = _engine_frame(y, x, x_intercept, blocks)
