@@ -377,6 +377,7 @@ def mixed(
     data: pd.DataFrame,
     reml: bool = True,
     family: Family = "gaussian",
+    nagq: int = 1,
 ) -> MixedResult:
     """Fit a linear or logistic mixed model with an lme4-style formula.
 
@@ -394,6 +395,12 @@ def mixed(
         REML (default, as ``lmer``) or maximum likelihood. Ignored for binomial models (always ML/Laplace).
     family : {"gaussian", "binomial"}
         Linear mixed model (``lmer``) or logistic mixed model (``glmer``, Laplace approximation, nAGQ = 1).
+    nagq : int
+        Binomial models only: quadrature points per random effect, as glmer's ``nAGQ``. 1 (default) is the
+        Laplace approximation; k > 1 is adaptive Gauss-Hermite quadrature with k points, available (as in
+        glmer) only for a single scalar random term such as ``(1 | client_id)``. ``mixed(f, data,
+        family="binomial", nagq=9)`` matches ``glmer(f, data, family = binomial, nAGQ = 9)``. The
+        log-likelihood, AIC and BIC are then those of the quadrature.
 
     Returns
     -------
@@ -404,6 +411,9 @@ def mixed(
     DataError
         Missing columns, non-numeric outcome, binomial outcome not 0/1, a grouping factor with fewer than
         2 levels, or a random slope on a variable constant within every group.
+    ValueError
+        ``nagq`` not a whole number >= 1, ``nagq`` other than 1 for a gaussian model, or ``nagq`` > 1 with
+        several random terms or a vector-valued one (glmer refuses these too).
 
     Warns
     -----
@@ -427,6 +437,10 @@ def mixed(
     from the Hessian of the Laplace deviance as lme4 does.
     """
     parsed = parse_formula(formula)
+    if isinstance(nagq, bool) or not isinstance(nagq, (int, np.integer)) or nagq < 1:
+        raise ValueError(f"nagq must be a whole number >= 1 (quadrature points), not {nagq!r}")
+    if nagq != 1 and family != "binomial":
+        raise ValueError(f"nagq applies to binomial models only (glmer's nAGQ), not to family={family!r}")
     frame, dropped = _validate(data, parsed, family)
     predictors = [v for v in parsed.variables() if v != parsed.response]
     group_cols = {g for t in parsed.random for g in t.group_vars}
@@ -451,6 +465,11 @@ def mixed(
         raw.append((term, z, cols, levels, levels.get_indexer(pd.Index(labels))))
     order = _lme4_block_order([len(r[3]) for r in raw])
     raw = [raw[i] for i in order]
+    if nagq > 1 and (len(raw) != 1 or raw[0][1].shape[1] != 1):
+        raise ValueError(
+            f"nagq={nagq} (adaptive Gauss-Hermite quadrature) needs a single scalar random term such as "
+            f"(1 | client_id), as glmer's nAGQ > 1; {formula!r} has another structure: use nagq=1 (Laplace)"
+        )
 
     seen: dict[str, int] = {}
     blocks: list[_Block] = []
@@ -468,6 +487,7 @@ def mixed(
         [Block(z, term.intercept, codes, len(levels)) for term, z, _, levels, codes in raw],
         family,
         reml and family == "gaussian",
+        nagq=int(nagq),
     )
     use_reml = reml and family == "gaussian"
     result = _assemble(parsed, family, use_reml, frame, dropped, encoding, fixed_names, blocks, eng)
