@@ -2,11 +2,20 @@
 # Run from the repository root:  Rscript tests/reference/glmer_engine.R
 # Writes tests/reference/glmer_engine.json and the data sets tests/reference/data/glmer_*.csv.
 #
-# Every fit uses a tight control so that glmer reaches the exact optimum of its deviance (the default
-# tolPwrss = 1e-7 and the default optimiser tolerances stop early on these designs, by ~1e-4 relative):
-#   glmerControl(tolPwrss = 1e-12, optimizer = "bobyqa", optCtrl = list(rhoend = 1e-10, maxfun = 1e5))
-# (both stages, nAGQ = 0 then nAGQ = k, with bobyqa). Each case records max|gradient| of glmer's own
-# deviance function at its optimum (numDeriv::grad) to show how stationary the reference is.
+# Every fit uses a tight control so that glmer reaches the exact optimum of its deviance:
+#   glmerControl(tolPwrss = 1e-14, optimizer = "bobyqa", optCtrl = list(rhoend = 1e-10, maxfun = 1e5))
+# (both stages, nAGQ = 0 then nAGQ = k, with bobyqa). The PIRLS tolerance matters: glmer stops PIRLS on a
+# relative change of the penalised deviance, and with 1,000 groups even tolPwrss = 1e-12 (or 1e-13) leaves
+# glmer's Laplace deviance 7e-5 above its converged value at the same (theta, beta); 1e-14 gives the
+# converged value to 1e-10, and 1e-15 fails (step halving cannot reduce a deviance at rounding level). A
+# case whose fit fails at 1e-14 is refitted at 1e-12 (recorded as tol_pwrss), and every case is then
+# polished ("polished"): glmer's own stage-2 deviance function built with tolPwrss = 1e-14
+# (update(fit, devFunOnly = TRUE)) minimised again from glmer's estimates by minqa::bobyqa (rhoend 1e-12),
+# with vcov = the beta block of 2 H^-1, H = numDeriv::hessian of that function (lme4's use.hessian
+# definition at the polished optimum). The engine is held to 1e-6 against these. Each case records
+# max|gradient| of glmer's own deviance function at its optimum (numDeriv::grad) to show how stationary
+# the reference is, and glmer's deviance function at two points (the optimum and a perturbed point), which
+# checks the deviance itself independently of any optimiser.
 suppressPackageStartupMessages({
   library(lme4)
   library(jsonlite)
@@ -16,7 +25,9 @@ suppressPackageStartupMessages({
 out_dir <- "tests/reference"
 data_dir <- file.path(out_dir, "data")
 dir.create(data_dir, showWarnings = FALSE, recursive = TRUE)
-ctrl <- glmerControl(tolPwrss = 1e-12, optimizer = "bobyqa", optCtrl = list(rhoend = 1e-10, maxfun = 1e5))
+tight <- function(tol) {
+  glmerControl(tolPwrss = tol, optimizer = "bobyqa", optCtrl = list(rhoend = 1e-10, maxfun = 1e5))
+}
 
 # ---- data ------------------------------------------------------------------------------------------------
 # Sessions in clients in therapists: 1,000 clients x 20 sessions, a client intercept and session slope.
@@ -74,13 +85,38 @@ datasets <- list(glmer_sessions = sessions, glmer_cbpp = cbpp01, glmer_separated
                  glmer_singular = singular, glmer_singletons = singletons, glmer_mixed_sizes = mixed_sizes)
 
 # ---- fits ------------------------------------------------------------------------------------------------
+polish <- function(fit, theta) {
+  dd <- tryCatch(update(fit, devFunOnly = TRUE, control = tight(1e-14)), error = function(e) NULL)
+  if (is.null(dd)) return(NULL)
+  nth <- length(theta)
+  f <- function(p) tryCatch(dd(p), error = function(e) 1e10)
+  par0 <- c(theta, unname(fixef(fit)))
+  lower <- c(getME(fit, "lower"), rep(-Inf, length(par0) - nth))
+  opt <- minqa::bobyqa(par0, f, lower = lower, control = list(rhobeg = 1e-3, rhoend = 1e-12, maxfun = 1e5))
+  h <- numDeriv::hessian(f, opt$par)
+  v <- tryCatch(2 * solve(h)[-seq_len(nth), -seq_len(nth), drop = FALSE], error = function(e) NULL)
+  list(theta = I(opt$par[seq_len(nth)]), beta = I(opt$par[-seq_len(nth)]), deviance = opt$fval,
+       loglik = -opt$fval / 2, se = if (is.null(v)) NULL else I(sqrt(diag(v))),
+       vcov = if (is.null(v)) NULL else unname(v), max_abs_grad = max(abs(numDeriv::grad(f, opt$par))))
+}
+
 record <- function(formula, data_name, nagq, ranef_levels = Inf) {
+  fit_with <- function(tol) {
+    warns <<- character(0)
+    withCallingHandlers(
+      glmer(as.formula(formula), data = datasets[[data_name]], family = binomial, nAGQ = nagq,
+            control = tight(tol)),
+      warning = function(w) { warns <<- c(warns, conditionMessage(w)); invokeRestart("muffleWarning") },
+      message = function(m) { warns <<- c(warns, conditionMessage(m)); invokeRestart("muffleMessage") }
+    )
+  }
   warns <- character(0)
-  fit <- withCallingHandlers(
-    glmer(as.formula(formula), data = datasets[[data_name]], family = binomial, nAGQ = nagq, control = ctrl),
-    warning = function(w) { warns <<- c(warns, conditionMessage(w)); invokeRestart("muffleWarning") },
-    message = function(m) { warns <<- c(warns, conditionMessage(m)); invokeRestart("muffleMessage") }
-  )
+  tol_pwrss <- 1e-14
+  fit <- tryCatch(fit_with(tol_pwrss), error = function(e) NULL)
+  if (is.null(fit)) {
+    tol_pwrss <- 1e-12
+    fit <- fit_with(tol_pwrss)
+  }
   vwarn <- character(0)
   v <- withCallingHandlers(as.matrix(vcov(fit)),
     warning = function(w) { vwarn <<- c(vwarn, conditionMessage(w)); invokeRestart("muffleWarning") })
@@ -89,6 +125,8 @@ record <- function(formula, data_name, nagq, ranef_levels = Inf) {
   dd <- update(fit, devFunOnly = TRUE)
   par <- c(theta, unname(fixef(fit)))
   grad <- numDeriv::grad(dd, par)
+  off <- par + c(rep(0.1, length(theta)), rep(0.01, length(par) - length(theta)))
+  dev_points <- list(par = list(I(par), I(off)), deviance = I(c(dd(par), dd(off))))
   re <- ranef(fit, condVar = TRUE)
   re_out <- lapply(names(re), function(gname) {
     r <- re[[gname]]
@@ -98,8 +136,10 @@ record <- function(formula, data_name, nagq, ranef_levels = Inf) {
          modes = unname(as.matrix(r))[seq_len(k), , drop = FALSE],
          condvar = lapply(seq_len(k), function(i) unname(matrix(pv[, , i], ncol(r)))))
   })
+  polished <- polish(fit, theta)
   list(
-    formula = formula, data = data_name, nagq = nagq,
+    formula = formula, data = data_name, nagq = nagq, tol_pwrss = tol_pwrss, dev_points = dev_points,
+    polished = polished,
     fixed = list(term = I(rownames(co)), estimate = I(unname(co[, "Estimate"])),
                  se = I(unname(co[, "Std. Error"])), z = I(unname(co[, "z value"])),
                  p = I(unname(co[, "Pr(>|z|)"]))),
