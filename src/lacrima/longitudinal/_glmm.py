@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 from scipy import optimize
-from scipy.special import expit, log_expit
+from scipy.special import expit, log_expit, logsumexp
 
 from lacrima.errors import ConvergenceWarning
 from lacrima.longitudinal._structure import Block, theta_start
@@ -79,7 +79,7 @@ def gh_rule(k: int) -> tuple[np.ndarray, np.ndarray]:
 
 def deviance_residuals(y: np.ndarray, eta: np.ndarray) -> np.ndarray:
     """-2 log P(y_j | eta_j) for 0/1 outcomes, stable for large |eta|."""
-    return -2.0 * log_expit(np.where(y > 0.5, eta, -eta))
+    return -2.0 * log_expit((2.0 * y - 1.0) * eta)
 
 
 def glm_start(y: np.ndarray, x: np.ndarray, maxit: int = 50) -> np.ndarray:
@@ -146,6 +146,7 @@ class ScalarEvaluator:
         self.nagq = nagq
         self._u = np.zeros(self.g)
         self._cache: dict[bytes, _Mode] = {}
+        self._node_cache: dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     def _sum(self, v: np.ndarray) -> np.ndarray:
         return np.bincount(self.codes, weights=v, minlength=self.g)
@@ -189,43 +190,75 @@ class ScalarEvaluator:
         self._cache[key] = out
         return out
 
-    def deviance(self, par: np.ndarray) -> float:
-        m = self.mode(par)
-        if self.nagq == 1:
-            return float(np.sum(m.h) + np.sum(np.log(m.hess)))
+    def _nodes(self, par: np.ndarray, m: _Mode) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Quadrature pass: per node k the points u_ik, the linear predictors and log of each term."""
+        key = par.tobytes()
+        hit = self._node_cache.get(key)
+        if hit is not None:
+            return hit
         theta, beta = float(par[0]), par[1:]
         eta0 = self.x @ beta
         s = 1.0 / np.sqrt(m.hess)
-        total = np.zeros(self.g)
-        for zk, wk in zip(self.nodes, self.weights, strict=True):
-            uk = m.u + s * zk
-            hk = self._sum(deviance_residuals(self.y, eta0 + theta * self.z * uk[self.codes])) + uk * uk
-            total += wk * np.exp(0.5 * zk * zk - 0.5 * (hk - m.h))
-        return float(np.sum(m.h) + np.sum(np.log(m.hess)) - 2.0 * np.sum(np.log(total)))
+        uk = m.u[:, None] + s[:, None] * self.nodes[None, :]  # G x K
+        etak = eta0[:, None] + (theta * self.z)[:, None] * uk[self.codes]  # n x K
+        dev = deviance_residuals(self.y[:, None], etak)
+        hk = np.column_stack([self._sum(dev[:, k]) for k in range(len(self.nodes))]) + uk * uk
+        logterm = np.log(self.weights)[None, :] + 0.5 * self.nodes[None, :] ** 2 - 0.5 * (hk - m.h[:, None])
+        if len(self._node_cache) > 8:
+            self._node_cache.clear()
+        self._node_cache[key] = (uk, etak, logterm)
+        return uk, etak, logterm
+
+    def deviance(self, par: np.ndarray) -> float:
+        m = self.mode(par)
+        lap = float(np.sum(m.h) + np.sum(np.log(m.hess)))
+        if self.nagq == 1:
+            return lap
+        _, _, logterm = self._nodes(par, m)
+        return lap - 2.0 * float(np.sum(logsumexp(logterm, axis=1)))
 
     def gradient(self, par: np.ndarray) -> np.ndarray | None:
-        """Analytic gradient of the Laplace deviance (None for nAGQ > 1: numerical differences instead)."""
-        if self.nagq != 1:
-            return None
+        """Analytic gradient of the Laplace or AGQ deviance.
+
+        u* moves with (theta, beta) through its stationarity condition u_i = theta sum_j z_j (y_j - mu_j):
+        du_i/dpsi = -(dF_i/dpsi) / H_i. The Laplace part h(u*) + log H is differentiated along it (h is
+        stationary in u, so only log H feels du*/dpsi). For AGQ, with pi_ik the normalised node terms,
+        dD_i/dpsi = dlog H_i/dpsi + sum_k pi_ik dh_i(u_ik)/dpsi, u_ik = u*_i + z_k H_i^-1/2.
+        """
         m = self.mode(par)
         theta = float(par[0])
-        z, c = self.z, self.codes
+        z, c, x = self.z, self.codes, self.x
         r = self.y - m.mu
         w = m.mu * (1.0 - m.mu)
         wd = w * (1.0 - 2.0 * m.mu)  # dw / deta
         hinv = 1.0 / m.hess
-        # d log H_i / d u_i, the only route by which u* moves D (h is stationary in u at u*).
-        cu = theta**3 * self._sum(z**3 * wd) * hinv
-        per_obs = -2.0 * r + (theta**2 * z * z * wd - cu[c] * theta * z * w) * hinv[c]
-        g_beta = self.x.T @ per_obs
         s2 = self._sum(z * z * w)
         s3 = self._sum(z**3 * wd)
         sr = self._sum(z * r)
-        g_theta = (
-            -2.0 * np.sum(m.u * sr)
-            + np.sum((2.0 * theta * s2 + theta**2 * s3 * m.u) * hinv)
-            + np.sum(cu * (sr - theta * m.u * s2) * hinv)
-        )
+        cu = theta**3 * s3 * hinv  # d log H_i / d u_i
+        # Per group: du/dpsi and the total dlogH/dpsi (G for theta, G x p for beta).
+        p = x.shape[1]
+        v = np.column_stack([self._sum(z * w * x[:, j]) for j in range(p)])
+        w1 = np.column_stack([self._sum(z * z * wd * x[:, j]) for j in range(p)])
+        du_b = -theta * v * hinv[:, None]
+        du_t = (sr - theta * m.u * s2) * hinv
+        dlh_b = theta**2 * w1 * hinv[:, None] + cu[:, None] * du_b
+        dlh_t = (2.0 * theta * s2 + theta**2 * s3 * m.u) * hinv + cu * du_t
+        if self.nagq == 1:
+            g_beta = x.T @ (-2.0 * r) + dlh_b.sum(axis=0)
+            g_theta = -2.0 * np.sum(m.u * sr) + np.sum(dlh_t)
+            return np.concatenate([[g_theta], g_beta])
+        uk, etak, logterm = self._nodes(par, m)
+        pi = np.exp(logterm - logsumexp(logterm, axis=1)[:, None])  # G x K
+        rk = self.y[:, None] - expit(etak)  # n x K
+        srk = np.column_stack([self._sum(z * rk[:, k]) for k in range(len(self.nodes))])
+        gk = 2.0 * uk - 2.0 * theta * srk  # dh/du at each node
+        pg = np.sum(pi * gk, axis=1)
+        pgz = np.sum(pi * gk * self.nodes[None, :], axis=1)
+        half_s = 0.5 / np.sqrt(m.hess)
+        e = -2.0 * np.sum(pi[c] * rk, axis=1)
+        g_beta = x.T @ e + np.sum(dlh_b + pg[:, None] * du_b - (half_s * pgz)[:, None] * dlh_b, axis=0)
+        g_theta = np.sum(pi * (-2.0 * uk * srk)) + np.sum(dlh_t + pg * du_t - half_s * pgz * dlh_t)
         return np.concatenate([[g_theta], g_beta])
 
     def conditional_vcov(self, par: np.ndarray) -> np.ndarray:
@@ -310,7 +343,7 @@ def _positive_inverse(hess: np.ndarray) -> np.ndarray | None:
 
 
 def _optimise(
-    ev: GlmmEvaluator, start: np.ndarray, metric: np.ndarray | None
+    ev: GlmmEvaluator, start: np.ndarray, metric: np.ndarray | None, polish: bool = True
 ) -> tuple[np.ndarray, np.ndarray, bool, list[str]]:
     """Minimise D(theta, beta): BFGS started with the inverse Hessian ``metric``, then a Newton step.
 
@@ -340,6 +373,9 @@ def _optimise(
     converged = bool(res.success) or "precision loss" in str(res.message)
     if not converged:
         messages.append(f"BFGS: {res.message}")
+    if not polish:
+        # BFGS's own inverse-Hessian estimate, returned as a Hessian for the next stage's metric.
+        return par, np.linalg.inv(np.asarray(res.hess_inv)), converged, messages
     hess = hessian(ev, par)
     for _ in range(3):
         step = _newton_step(ev, par, hess)
@@ -443,7 +479,7 @@ def fit_glmm(
         if nagq > 1:
             # The Laplace optimum and its Hessian start the quadrature fit: the two optima are close.
             laplace = _evaluator(y, x, blocks, 1)
-            start, lhess, _, _ = _optimise(laplace, start, None)
+            start, lhess, _, _ = _optimise(laplace, start, None, polish=False)
             metric = _positive_inverse(lhess)
         par, hess, converged, messages = _optimise(ev, start, metric)
         ok, note = _scaled_gradient_ok(ev, par, hess)
