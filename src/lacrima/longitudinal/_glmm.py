@@ -84,7 +84,7 @@ def deviance_residuals(y: np.ndarray, eta: np.ndarray) -> np.ndarray:
 
 def glm_start(y: np.ndarray, x: np.ndarray, maxit: int = 50) -> np.ndarray:
     """Logistic-regression estimate of beta by IRLS (glmer's starting values come from ``glm``)."""
-    beta = np.zeros(x.shape[1])
+    beta: np.ndarray = np.zeros(x.shape[1])
     mu = np.clip((y + 0.5) / 2.0, 1e-3, 1 - 1e-3)
     eta = np.log(mu / (1.0 - mu))
     for _ in range(maxit):
