@@ -494,8 +494,6 @@ def fit_glmm(
     theta = par[: ev.ntheta]
     diag = np.isfinite(ev.lower)
     singular = bool(np.any(theta[diag] < SINGULAR_TOL))
-    # Conditional variances go into EngineFit once it has a field for them (named ranef_condvar).
-    extra = {"ranef_condvar": condvar} if "ranef_condvar" in EngineFit.__dataclass_fields__ else {}
     return EngineFit(
         beta=par[ev.ntheta :].copy(),
         vcov=vcov,
@@ -508,5 +506,5 @@ def fit_glmm(
         ranef=modes,
         ntheta=ev.ntheta,
         message="; ".join(messages),
-        **extra,
+        ranef_condvar=condvar,
     )
