@@ -35,7 +35,9 @@ def test_it_reads_every_reference_data_set() -> None:
 
 
 def _tol(case: str) -> float:
-    return 1e-3 if GOLDEN[case]["family"] == "binomial" else 1e-4
+    # glmm_logistic is glmer at its default control, which stops short of the optimum (its log-likelihood
+    # 1.2e-5 below the engine's): estimates 7e-6, SEs 3e-5, variance 1.2e-5 apart.
+    return 1e-4
 
 
 def _check_p(mine: np.ndarray, ref: np.ndarray, rtol: float) -> None:
@@ -57,7 +59,8 @@ def test_it_matches_lme4_fixed_effects(case: str) -> None:
     np.testing.assert_allclose(fit.fixed["se"], ref["se"], rtol=tol)
     stat = ref["t"] if "t" in ref else ref["z"]
     np.testing.assert_allclose(fit.fixed["t"], stat, rtol=tol)
-    _check_p(fit.fixed["p"].to_numpy(), np.asarray(ref["p"]), rtol=tol)
+    # A p value's relative error is about z^2 times that of its z (z = 4.6 for glmm_logistic's session).
+    _check_p(fit.fixed["p"].to_numpy(), np.asarray(ref["p"]), rtol=1e-3 if g["family"] == "binomial" else tol)
 
 
 @pytest.mark.parametrize("case", MODELS)
@@ -65,7 +68,9 @@ def test_it_matches_lme4_vcov(case: str) -> None:
     ref = GOLDEN[case]["vcov"]
     fit = _fit(case)
     assert list(fit.vcov.index) == list(fit.vcov.columns) == list(fit.fixed.index) == ref["term"]
-    np.testing.assert_allclose(fit.vcov.to_numpy(), np.asarray(ref["matrix"]), rtol=_tol(case))
+    # The GLMM's small off-diagonal covariances move by up to 3e-4 with glmer's early stop.
+    rtol = 5e-4 if GOLDEN[case]["family"] == "binomial" else _tol(case)
+    np.testing.assert_allclose(fit.vcov.to_numpy(), np.asarray(ref["matrix"]), rtol=rtol)
 
 
 @pytest.mark.parametrize("case", MODELS)
