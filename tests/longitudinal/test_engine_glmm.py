@@ -263,3 +263,14 @@ def test_it_refuses_nagq_that_is_not_a_positive_whole_number(nagq: Any) -> None:
 def test_it_refuses_nagq_for_a_gaussian_model() -> None:
     with pytest.raises(ValueError, match="binomial models only"):
         mixed("x ~ 1 + (1 | g)", _data("glmer_singular"), nagq=5)
+
+
+def test_it_warns_of_complete_separation_where_glmer_stops() -> None:
+    ref = json.loads((REF / "glmer_engine_separation.json").read_text())
+    assert "pwrssUpdate did not converge" in ref["default"]["error"]
+    assert "fitted probabilities numerically 0 or 1 occurred" in " ".join(ref["glm"]["warnings"])
+    with pytest.warns(ConvergenceWarning, match="fitted probabilities numerically 0 or 1") as record:
+        fit = mixed(ref["formula"], _data(ref["data"]), family="binomial")
+    assert "separates the outcome" in str(record[0].message)
+    assert not fit.converged
+    assert fit.fixed["estimate"].to_numpy()[1] > 100

@@ -119,6 +119,13 @@ class GlmmEvaluator(Protocol):
 
     def normalise(self, par: np.ndarray) -> np.ndarray: ...
 
+    def mode(self, par: np.ndarray) -> _Fitted: ...
+
+
+class _Fitted(Protocol):
+    @property
+    def mu(self) -> np.ndarray: ...
+
 
 @dataclass
 class _Mode:
@@ -435,7 +442,9 @@ def _scaled_gradient_ok(ev: GlmmEvaluator, par: np.ndarray, hess: np.ndarray) ->
             "are not uniquely determined (a fixed effect runs off to infinity: perfectly or quasi-perfectly "
             "separated outcomes?)"
         )
-    if np.linalg.cond(hess) > 1e12:
+    # On the correlation scale, so that a predictor in large units does not look singular.
+    d = np.sqrt(np.abs(np.diag(hess)))
+    if np.any(d == 0) or np.linalg.cond(hess / np.outer(d, d)) > 1e12:
         return False, (
             "the Hessian is numerically singular: parameters are not uniquely determined (a fixed effect "
             "runs off to infinity: perfectly or quasi-perfectly separated outcomes?)"
@@ -485,6 +494,14 @@ def fit_glmm(
         ok, note = _scaled_gradient_ok(ev, par, hess)
         if not ok and note:
             messages.append(note)
+        mu = ev.mode(par).mu
+        extreme = int(np.sum((mu < 1e-10) | (mu > 1.0 - 1e-10)))
+        if not ok and extreme:
+            messages.append(
+                f"fitted probabilities numerically 0 or 1 for {extreme} rows: a predictor (or a group's "
+                "random effect) separates the outcome perfectly, so its estimate runs off to infinity; drop "
+                "or combine the separating predictor, or pool sparse categories"
+            )
         vcov, fallback = _vcov(ev, par, hess)
         modes, condvar = ev.ranef(par)
         loglik = -0.5 * ev.deviance(par)
