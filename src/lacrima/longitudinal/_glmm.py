@@ -464,6 +464,10 @@ def _evaluator(y: np.ndarray, x: np.ndarray, blocks: Sequence[Block], nagq: int)
         )
     if scalar:
         return ScalarEvaluator(y, x, blocks[0], nagq)
+    if len(blocks) == 1:
+        from lacrima.longitudinal._glmm_block import BlockEvaluator
+
+        return BlockEvaluator(y, x, blocks[0])
     from lacrima.longitudinal._glmm_sparse import SparseEvaluator
 
     return SparseEvaluator(y, x, list(blocks))
