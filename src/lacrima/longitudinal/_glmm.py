@@ -31,11 +31,18 @@ over sqrt(pi)); one node (z = 0, w = 1) is the Laplace deviance. This is minus t
 likelihood, integrated exactly for polynomials of degree 2k - 1 in the scaled variable.
 
 Estimates. (theta, beta) minimise D jointly (glmer's second stage; its first, nAGQ = 0 stage only supplies
-starting values, and only the optimum is reproduced here): L-BFGS-B with theta's lower bounds from the GLM
-estimate of beta and theta = 1, then Newton steps with the numerical Hessian of D to polish the optimum.
+starting values, and only the optimum is reproduced here). Start: theta = 1 on the diagonals (lme4's) and
+beta from the logistic GLM. BFGS, with its metric started from the inverse Hessian at the start (for
+nAGQ > 1 from the Laplace fit, whose optimum is also the start), then Newton steps with the numerical
+Hessian polish the optimum. theta is not bounded: D depends on Lambda only through Lambda Lambda', so a
+negative diagonal gives the deviance of the factor with that column's sign flipped, and theta = 0 is a
+smooth interior point; estimates are returned with non-negative diagonals. Convergence is judged at the
+end as lme4's checkConv: every coordinate of the Newton step H^-1 g below 1e-3, and H not singular.
 For a single scalar term every quantity is a per-group sum (``np.bincount``), so one PIRLS step is O(n) and
-the Laplace gradient is analytic (implicit differentiation of u* through its stationarity condition); other
-structures go through ``_glmm_sparse`` (sparse Z Lambda, a sparse LU of the SPD system for log |L|^2).
+the Laplace and AGQ gradients are analytic (implicit differentiation of u* through its stationarity
+condition and of the conditional sd through H); one vector-valued
+term goes group by group through ``_glmm_block`` (q x q blocks, analytic gradient), several terms through
+``_glmm_sparse`` (sparse Z Lambda, a sparse LU of the SPD system for log |L|^2, numerical gradient).
 
 Covariance of beta: lme4's ``vcov(fit, use.hessian = TRUE)``, the beta block of 2 H^-1 with H the Hessian
 of D in (theta, beta) (central differences). Where that block is not positive definite lme4 warns and falls
@@ -494,9 +501,13 @@ def fit_glmm(
             laplace = _evaluator(y, x, blocks, 1)
             start, lhess, _, _ = _optimise(laplace, start, None, polish=False)
             metric = _positive_inverse(lhess)
-        par, hess, converged, messages = _optimise(ev, start, metric)
+        par, hess, _, messages = _optimise(ev, start, metric)
+        # Converged is judged at the end, as lme4's checkConv (BFGS may stop on rounding before the
+        # Newton polish; its own message is kept only when the check fails).
         ok, note = _scaled_gradient_ok(ev, par, hess)
-        if not ok and note:
+        if ok:
+            messages = []
+        elif note:
             messages.append(note)
         mu = ev.mode(par).mu
         extreme = int(np.sum((mu < 1e-10) | (mu > 1.0 - 1e-10)))
@@ -522,7 +533,7 @@ def fit_glmm(
         covs=ev.covs(theta),
         sigma2=None,
         loglik=float(loglik),
-        converged=converged and ok,
+        converged=ok,
         singular=singular,
         ranef=modes,
         ntheta=ev.ntheta,
