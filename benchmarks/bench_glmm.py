@@ -39,14 +39,20 @@ sys.path.insert(0, str(HERE))
 from bench_mixed import simulate  # noqa: E402  (the same simulated sessions as the mixed-model benchmark)
 
 GLMM = "cried ~ session + anx + (1 | client)"
+GENERAL = {
+    "slope": "cried ~ session + anx + (1 + session | client)",
+    "two_terms": "cried ~ session + anx + (1 | client) + (1 | therapist)",
+}
 
 
-def _timed(data: pd.DataFrame, nagq: int, repeats: int) -> tuple[MixedResult, float, list[float]]:
+def _timed(
+    data: pd.DataFrame, nagq: int, repeats: int, formula: str = GLMM
+) -> tuple[MixedResult, float, list[float]]:
     times: list[float] = []
     fit: MixedResult | None = None
     for _ in range(repeats):
         start = time.perf_counter()
-        fit = mixed(GLMM, data, family="binomial", nagq=nagq)
+        fit = mixed(formula, data, family="binomial", nagq=nagq)
         times.append(time.perf_counter() - start)
     assert fit is not None
     return fit, statistics.median(times), times
@@ -85,6 +91,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seed", type=int, default=20261125)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "glmm.json")
+    parser.add_argument(
+        "--general", action="store_true", help="also a random slope and two random terms (Laplace, 1 repeat)"
+    )
     args = parser.parse_args()
 
     # bench_mixed's simulation of 10,000 clients / 200 therapists, cut to the first --clients clients.
@@ -100,7 +109,7 @@ def main() -> None:
     }
     with tempfile.TemporaryDirectory() as tmp:
         csv, r_json = Path(tmp, "glmm.csv"), Path(tmp, "r.json")
-        data[["client", "session", "anx", "cried"]].to_csv(csv, index=False)
+        data[["client", "therapist", "session", "anx", "cried"]].to_csv(csv, index=False)
         data = pd.read_csv(csv)
         mixed(GLMM, data[data["client"] < 50], family="binomial")
         mixed(GLMM, data[data["client"] < 50], family="binomial", nagq=args.nagq)
@@ -108,12 +117,20 @@ def main() -> None:
         fitk, tk, timesk = _timed(data, args.nagq, args.repeats)
         result["laplace"] = {"lacrima_seconds": t1, "lacrima_repeats": times1, "lacrima": _own(fit1)}
         result["agq"] = {"lacrima_seconds": tk, "lacrima_repeats": timesk, "lacrima": _own(fitk)}
+        general: dict[str, MixedResult] = {}
+        if args.general:
+            for key, formula in GENERAL.items():
+                fitg, tg, _ = _timed(data, 1, 1, formula)
+                general[key] = fitg
+                result[key] = {"formula": formula, "lacrima_seconds": tg, "lacrima": _own(fitg)}
         rscript = shutil.which("Rscript")
         if rscript is None:
             print("Rscript not found: lacrima timings only")
         else:
+            extra = ["general"] if args.general else []
             subprocess.run(
-                [rscript, str(HERE / "bench_glmm.R"), str(csv), str(args.nagq), str(r_json)], check=True
+                [rscript, str(HERE / "bench_glmm.R"), str(csv), str(args.nagq), str(r_json), *extra],
+                check=True,
             )
             r = json.loads(r_json.read_text())
             result["r_version"], result["lme4_version"] = r["r_version"], r["lme4"]
@@ -130,12 +147,20 @@ def main() -> None:
             agq["speedup_vs_glmer"] = r["agq"]["seconds"] / tk
             agq["glmer_messages"] = r["agq"].get("messages")
             agq["vs_glmer_default"] = _compare(fitk, r["agq"])
+            for key, fitg in general.items():
+                res = result[key]
+                res["glmer_seconds"] = r[key]["seconds"]
+                res["speedup_vs_glmer"] = r[key]["seconds"] / res["lacrima_seconds"]
+                res["glmer_messages"] = r[key].get("messages")
+                res["vs_glmer_default"] = _compare(fitg, r[key])
     result["load_average_after"] = list(os.getloadavg())
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps({k: v for k, v in result.items() if k not in ("laplace", "agq")}, indent=None))
-    for key in ("laplace", "agq"):
-        print(key, {k: v for k, v in result[key].items() if k != "lacrima"})
+    parts = ("laplace", "agq", *GENERAL)
+    print(json.dumps({k: v for k, v in result.items() if k not in parts}, indent=None))
+    for key in parts:
+        if key in result:
+            print(key, {k: v for k, v in result[key].items() if k != "lacrima"})
     print(f"wrote {args.out}")
 
 
