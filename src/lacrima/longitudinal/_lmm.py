@@ -42,22 +42,21 @@ differences.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.linalg as sla
-import scipy.optimize as sopt
 import scipy.sparse as sp
 from scipy.linalg.lapack import dpotrf as _potrf
 
+from lacrima.longitudinal._lmm_optimise import optimise, satterthwaite
 from lacrima.longitudinal._structure import (
     Block,
     lambda_blocks,
     n_theta,
     relative_covariances,
     theta_lower,
-    theta_start,
     z_sparse,
 )
 
@@ -419,11 +418,17 @@ class _Cross:
         return _Eval(ld_l2, ld_rx2, pwrss, lxx, dinv, lam_r, lzz_diag=lzz, lxz=lxz)
 
     def profiled(self, ev: _Eval | None, reml: bool) -> float:
-        if ev is None or ev.pwrss <= 0.0:
+        if ev is None:
+            return math.inf
+        return self.profiled_parts(ev.ld_l2, ev.ld_rx2, ev.pwrss, reml)
+
+    def profiled_parts(self, ld_l2: float, ld_rx2: float, pwrss: float, reml: bool) -> float:
+        """The profiled deviance (REML criterion) from log|L_theta|^2, log|R_X|^2 and pwrss."""
+        if pwrss <= 0.0:
             return math.inf
         nu = self.n - self.p if reml else self.n
-        dev = ev.ld_l2 + nu * (1.0 + math.log(2.0 * math.pi * ev.pwrss / nu))
-        return dev + (ev.ld_rx2 if reml else 0.0)
+        dev = ld_l2 + nu * (1.0 + math.log(2.0 * math.pi * pwrss / nu))
+        return dev + (ld_rx2 if reml else 0.0)
 
     def unprofiled(self, ev: _Eval | None, sigma: float, reml: bool) -> float:
         if ev is None:
@@ -502,215 +507,6 @@ class _Cross:
         return [sigma2 * (lam @ v @ lam.T) for lam, v in zip(lams, blocks_out, strict=True)]
 
 
-def _fd_gradient(
-    f: Callable[[np.ndarray], float], x: np.ndarray, lower: np.ndarray, forward: bool = False
-) -> np.ndarray:
-    """Central (or, with ``forward``, one-sided: for the optimiser's search, which the Newton polish
-    refines) differences; one-sided where the bound leaves no room."""
-    g = np.empty_like(x)
-    f0: float | None = None
-    for i in range(len(x)):
-        # Large enough that rounding in the deviance (~1e-15 relative) stays well below the slope.
-        h = (1e-7 if forward else 1e-5) * max(abs(x[i]), 0.1)
-        up = x.copy()
-        up[i] += h
-        if not forward and x[i] - h >= lower[i]:
-            dn = x.copy()
-            dn[i] -= h
-            g[i] = (f(up) - f(dn)) / (2.0 * h)
-        else:
-            if f0 is None:
-                f0 = f(x)
-            g[i] = (f(up) - f0) / h
-    return g
-
-
-def _fd_derivatives(
-    f: Callable[[np.ndarray], float], x: np.ndarray, free: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Gradient (five-point, error O(h^4)) and Hessian (central) over the free coordinates, step 1e-3
-    relative: rounding in the deviance (~1e-15 relative) moves the slope by less than 1e-8."""
-    idx = np.flatnonzero(free)
-    k = len(idx)
-    h = 1e-3 * np.maximum(np.abs(x[idx]), 0.1)
-    f0 = f(x)
-    hess = np.empty((k, k))
-    grad = np.empty(k)
-    steps = np.zeros((k, len(x)))
-    steps[np.arange(k), idx] = h
-    for i in range(k):
-        up, dn = f(x + steps[i]), f(x - steps[i])
-        up2, dn2 = f(x + 2 * steps[i]), f(x - 2 * steps[i])
-        grad[i] = (dn2 - 8.0 * dn + 8.0 * up - up2) / (12.0 * h[i])
-        hess[i, i] = (up - 2.0 * f0 + dn) / h[i] ** 2
-        for j in range(i):
-            e1, e2 = steps[i], steps[j]
-            v = f(x + e1 + e2) - f(x + e1 - e2) - f(x - e1 + e2) + f(x - e1 - e2)
-            hess[i, j] = hess[j, i] = v / (4.0 * h[i] * h[j])
-    return grad, hess
-
-
-def _lbfgsb(
-    fun: Callable[[np.ndarray], tuple[float, np.ndarray]], x0: np.ndarray, lower: np.ndarray
-) -> sopt.OptimizeResult:
-    bounds = [(lo if np.isfinite(lo) else None, None) for lo in lower]
-    return sopt.minimize(
-        fun,
-        x0,
-        jac=True,
-        method="L-BFGS-B",
-        bounds=bounds,
-        options={"maxiter": 1000, "ftol": 1e-8, "gtol": 1e-3, "maxcor": 20},
-    )
-
-
-def _optimise(cross: _Cross, reml: bool) -> tuple[np.ndarray, bool, str]:
-    """Minimise the profiled deviance: L-BFGS-B, restarts off the boundary (as lme4's restart_edge),
-    then Newton steps on the free coordinates to the optimum's rounding level."""
-    blocks = cross.blocks
-    lower = theta_lower(blocks)
-    bounded = np.isfinite(lower)
-    cache: dict[bytes, float] = {}
-
-    def dev(th: np.ndarray) -> float:
-        th = np.where(bounded, np.maximum(th, 0.0), th)
-        key = th.tobytes()
-        if key not in cache:
-            cache[key] = cross.profiled(cross.evaluate(th), reml)
-        return cache[key]
-
-    def fun(th: np.ndarray) -> tuple[float, np.ndarray]:
-        return dev(th), _fd_gradient(dev, th, lower, forward=True)
-
-    res = _lbfgsb(fun, theta_start(blocks), lower)
-    theta = np.asarray(res.x, dtype=float)
-    message = str(res.message)
-    for _ in range(3):
-        theta = np.where(bounded & (theta < 1e-8), 0.0, theta)
-        edge = np.flatnonzero(bounded & (theta == 0.0))
-        if not len(edge):
-            break
-        best, best_x = dev(theta), theta
-        for i in edge:
-            for probe in (1e-3, 1e-2, 1e-1):
-                trial = theta.copy()
-                trial[i] = probe
-                if dev(trial) < best - 1e-10:
-                    best, best_x = dev(trial), trial
-        if best_x is theta:
-            break
-        res = _lbfgsb(fun, best_x, lower)
-        theta = np.asarray(res.x, dtype=float)
-        message = str(res.message)
-    theta = np.where(bounded & (theta < 1e-8), 0.0, theta)
-    theta, grad_ok = _newton_polish(dev, theta, lower)
-    converged = grad_ok and np.isfinite(dev(theta))
-    return theta, converged, "" if converged else message
-
-
-def _newton_polish(
-    dev: Callable[[np.ndarray], float], theta: np.ndarray, lower: np.ndarray
-) -> tuple[np.ndarray, bool]:
-    """Newton steps on the coordinates off the bound. Returns theta and whether the optimum is reached
-    by lme4's criterion: the gradient scaled by the Hessian's Cholesky factor below 2e-3 (and the
-    gradient of coordinates on the bound pointing outwards)."""
-    bounded = np.isfinite(lower)
-    x = theta.copy()
-    free = ~(bounded & (x <= 0.0))
-    if np.any(~free):
-        g_all = _fd_gradient(dev, x, lower)
-        if np.any(g_all[~free] < -1e-3):
-            return x, False
-    if not np.any(free):
-        return x, True
-    scaled_max = math.inf
-    for _ in range(6):
-        g, h = _fd_derivatives(dev, x, free)
-        try:
-            chol = np.linalg.cholesky(h)
-        except np.linalg.LinAlgError:
-            return x, False
-        scaled = sla.solve_triangular(chol, g, lower=True, check_finite=False)
-        scaled_max = float(np.max(np.abs(scaled)))
-        step = -sla.solve_triangular(chol.T, scaled, lower=False, check_finite=False)
-        trial = x.copy()
-        trial[free] += step
-        if np.any(trial[bounded] < 0.0) or dev(trial) > dev(x) + 1e-12 * max(1.0, abs(dev(x))):
-            break
-        x = trial
-        # Newton converges quadratically: a step this small leaves the next one at rounding level.
-        if np.max(np.abs(step) / np.maximum(np.abs(x[free]), 0.1)) < 1e-7:
-            break
-    return x, scaled_max < 2e-3
-
-
-def _richardson_hessian(f: Callable[[np.ndarray], float], x: np.ndarray) -> np.ndarray:
-    """Central-difference Hessian, Richardson-extrapolated over steps h and h/2 (error O(h^4))."""
-    h0 = 1e-2 * np.maximum(np.abs(x), 1e-2)
-    f0 = f(x)
-    k = len(x)
-
-    def at(h: np.ndarray) -> np.ndarray:
-        out = np.empty((k, k))
-        e = np.diag(h)
-        for i in range(k):
-            out[i, i] = (f(x + e[i]) - 2.0 * f0 + f(x - e[i])) / h[i] ** 2
-            for j in range(i):
-                v = (f(x + e[i] + e[j]) - f(x + e[i] - e[j]) - f(x - e[i] + e[j]) + f(x - e[i] - e[j])) / (
-                    4.0 * h[i] * h[j]
-                )
-                out[i, j] = out[j, i] = v
-        return out
-
-    return (4.0 * at(h0 / 2.0) - at(h0)) / 3.0
-
-
-def _richardson_jacobian(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> list[np.ndarray]:
-    h0 = 1e-2 * np.maximum(np.abs(x), 1e-2)
-    out: list[np.ndarray] = []
-    for i in range(len(x)):
-
-        def d(h: float, i: int = i) -> np.ndarray:
-            up = x.copy()
-            dn = x.copy()
-            up[i] += h
-            dn[i] -= h
-            return (f(up) - f(dn)) / (2.0 * h)
-
-        out.append((4.0 * d(h0[i] / 2.0) - d(h0[i])) / 3.0)
-    return out
-
-
-def _satterthwaite(cross: _Cross, theta: np.ndarray, sigma: float, reml: bool) -> np.ndarray:
-    cache: dict[bytes, _Eval | None] = {}
-
-    def ev(th: np.ndarray) -> _Eval | None:
-        key = th.tobytes()
-        if key not in cache:
-            cache[key] = cross.evaluate(th)
-        return cache[key]
-
-    def deviance(vp: np.ndarray) -> float:
-        return cross.unprofiled(ev(vp[:-1]), float(vp[-1]), reml)
-
-    def covbeta(vp: np.ndarray) -> np.ndarray:
-        e = ev(vp[:-1])
-        if e is None:
-            return np.full((cross.p, cross.p), np.nan)
-        return float(vp[-1]) ** 2 * cross.rx_inverse(e)
-
-    vp0 = np.concatenate([theta, [sigma]])
-    hess = _richardson_hessian(deviance, vp0)
-    a_cov = 2.0 * np.linalg.pinv(hess)
-    grads = _richardson_jacobian(covbeta, vp0)
-    v = covbeta(vp0)
-    out = np.empty(cross.p)
-    for i in range(cross.p):
-        g = np.array([gk[i, i] for gk in grads])
-        out[i] = 2.0 * v[i, i] ** 2 / float(g @ a_cov @ g)
-    return out
-
-
 def fit_lmm(y: np.ndarray, x: np.ndarray, blocks: Sequence[Block], reml: bool) -> LmmFit:
     """Fit a linear mixed model by REML (``reml=True``) or ML; blocks ordered by levels, largest first."""
     blocks = list(blocks)
@@ -722,7 +518,7 @@ def fit_lmm(y: np.ndarray, x: np.ndarray, blocks: Sequence[Block], reml: bool) -
             f"the random terms after the first have {cross.zr} effects; the dense path is limited to "
             f"{_DENSE_LIMIT}"
         )
-    theta, converged, message = _optimise(cross, reml)
+    theta, converged, message, stencil = optimise(cross, reml)
     ev = cross.evaluate(theta)
     if ev is None:
         raise ValueError("the (RE)ML optimum is not positive definite; the model cannot be fitted")
@@ -734,7 +530,9 @@ def fit_lmm(y: np.ndarray, x: np.ndarray, blocks: Sequence[Block], reml: bool) -
     vcov = (vcov + vcov.T) / 2.0
     with np.errstate(all="ignore"):
         try:
-            ddf = _satterthwaite(cross, theta, math.sqrt(sigma2), reml)
+            if stencil is None:
+                raise ArithmeticError("no stencil at the optimum")
+            ddf = satterthwaite(cross, stencil, math.sqrt(sigma2), reml)
         except (ValueError, ArithmeticError, np.linalg.LinAlgError):
             ddf = np.full(p, np.nan)
     lower = theta_lower(blocks)

@@ -43,6 +43,7 @@ class _State:
     beta: np.ndarray
     ranef: tuple[np.ndarray, ...]
     npar: int
+    condvar: tuple[np.ndarray, ...] = ()
 
 
 @dataclass(frozen=True, eq=False)
@@ -148,6 +149,31 @@ class MixedResult(Result):
             key = block.term.group
             out[key] = pd.concat([out[key], frame], axis=1) if key in out else frame
         return out
+
+    def ranef_frame(self) -> pd.DataFrame:
+        """Conditional modes with their conditional standard deviations, one row per level and effect, as
+        R's ``as.data.frame(ranef(fit, condVar = TRUE))``: columns ``grpvar, term, grp, condval, condsd``.
+
+        ``condsd`` is the square root of the diagonal of the conditional covariance of the random
+        effects given the data at the estimates (lme4's ``postVar``); NaN where the engine gave none.
+        """
+        parts: list[pd.DataFrame] = []
+        cvs = self._state.condvar or (None,) * len(self._state.blocks)
+        for block, values, cv in zip(self._state.blocks, self._state.ranef, cvs, strict=True):
+            for j, col in enumerate(block.columns):
+                sd = np.sqrt(np.clip(cv[:, j, j], 0.0, None)) if cv is not None else np.nan
+                parts.append(
+                    pd.DataFrame(
+                        {
+                            "grpvar": block.term.group,
+                            "term": col,
+                            "grp": block.levels.astype(str),
+                            "condval": values[:, j],
+                            "condsd": sd,
+                        }
+                    )
+                )
+        return pd.concat(parts, ignore_index=True)
 
     def predict(
         self,
@@ -555,7 +581,9 @@ def _assemble(
     ngroups: dict[str, int] = {}
     for b in blocks:
         ngroups.setdefault(b.term.group, len(b.levels))
-    state = _State(parsed, encoding, frame, tuple(blocks), eng.beta, tuple(eng.ranef), npar)
+    state = _State(
+        parsed, encoding, frame, tuple(blocks), eng.beta, tuple(eng.ranef), npar, tuple(eng.ranef_condvar)
+    )
     return MixedResult(
         formula=parsed.text,
         family=family,
