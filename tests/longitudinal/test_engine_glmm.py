@@ -29,7 +29,7 @@ REF = Path(__file__).resolve().parents[1] / "reference"
 GOLDEN: dict[str, Any] = json.loads((REF / "glmer_engine.json").read_text())
 CASES = [k for k, v in GOLDEN.items() if isinstance(v, dict) and "fixed" in v]
 REGULAR = [c for c in CASES if c != "separated"]
-SCALAR = [c for c in CASES if c not in ("sessions_slope", "sessions_two_terms")]
+SCALAR = [c for c in CASES if c not in ("sessions_slope", "sessions_two_terms", "nested")]
 
 
 @cache
@@ -61,6 +61,12 @@ def test_it_has_the_reference_cases() -> None:
     assert GOLDEN["lme4_version"] == "1.1.31"
 
 
+# glmer's PIRLS stops early on the scalar random slope (its z = session up to 20): at tolPwrss = 1e-12 its
+# Laplace deviance at its own estimates is 3.6e-4 above the engine's converged value there, 1e-14 fails
+# (step halving), so no polished optimum exists; its estimates, SEs and log-likelihood are that far off.
+GLMER_EARLY = {"scalar_slope": 3e-4, "scalar_slope_agq5": 2e-5}
+
+
 def _stationary(case: str) -> bool:
     """Whether R's polish reached a stationary point of glmer's deviance (max|gradient| < 1e-3)."""
     p = GOLDEN[case]["polished"]
@@ -84,7 +90,8 @@ def test_it_matches_glmer_fixed_effects_to_1e_6(case: str) -> None:
     else:
         # R's optimiser stops short on these (its gradient at the optimum is 1e-2 to 1e-3, the engine's
         # 1e-10, and the engine's deviance is the lower): only glmer's own precision is asserted.
-        np.testing.assert_allclose(fit.fixed["estimate"], g["fixed"]["estimate"], rtol=1e-5)
+        rtol = 3e-5 if case in GLMER_EARLY else 1e-5
+        np.testing.assert_allclose(fit.fixed["estimate"], g["fixed"]["estimate"], rtol=rtol)
 
 
 @pytest.mark.parametrize("case", REGULAR)
@@ -92,7 +99,7 @@ def test_it_matches_glmer_standard_errors(case: str) -> None:
     g = GOLDEN[case]
     fit = _fit(case)
     # The target is 1e-3 (glmer's deriv12 Hessian at its own optimum); observed at most 6e-5.
-    np.testing.assert_allclose(fit.fixed["se"], g["fixed"]["se"], rtol=1e-4)
+    np.testing.assert_allclose(fit.fixed["se"], g["fixed"]["se"], rtol=2e-4 if case in GLMER_EARLY else 1e-4)
     ref = np.asarray(g["vcov"]["matrix"])
     scale = np.sqrt(np.outer(np.diag(ref), np.diag(ref)))
     # On the correlation scale, so that a covariance near 0 is not held to a relative tolerance.
@@ -116,16 +123,19 @@ def test_it_matches_glmer_variance_components(case: str) -> None:
 def test_it_is_as_close_to_glmers_summary_as_glmer_is_converged(case: str) -> None:
     g = GOLDEN[case]
     fit = _fit(case)
-    assert fit.loglik == pytest.approx(g["loglik"], abs=1e-4)
-    assert fit.loglik >= g["loglik"] - 1e-6
+    assert fit.loglik == pytest.approx(g["loglik"], abs=GLMER_EARLY.get(case, 1e-4))
+    if g["nagq"] == 1:
+        # Laplace: glmer's early PIRLS stop leaves its deviance above the converged one in every case here.
+        assert fit.loglik >= g["loglik"] - 1e-6
     np.testing.assert_allclose(fit.predict(type="response").to_numpy()[:5], g["fitted_head"], rtol=1e-5)
     assert fit.singular is g["singular"]
     assert fit.converged
     assert fit.df_loglik == g["df_loglik"]
     assert fit.nobs == g["nobs"]
     assert fit.ngroups == g["ngroups"]
-    assert fit.aic == pytest.approx(g["aic"], abs=2e-4)
-    assert fit.bic == pytest.approx(g["bic"], abs=2e-4)
+    ic_tol = 2.0 * GLMER_EARLY.get(case, 1e-4)
+    assert fit.aic == pytest.approx(g["aic"], abs=ic_tol)
+    assert fit.bic == pytest.approx(g["bic"], abs=ic_tol)
 
 
 @pytest.mark.parametrize("case", [c for c in REGULAR if c in SCALAR])
@@ -165,6 +175,8 @@ def _scalar_design(case: str) -> tuple[np.ndarray, np.ndarray, Block]:
         x = np.column_stack([np.ones(len(d)), d["tr" if "tr" in d else "x"]])
         y, groups = d["y"], d["g"]
     codes, levels = pd.factorize(groups, sort=True)
+    if "0 + session" in g["formula"]:
+        return y.to_numpy(float), x, Block(d[["session"]].to_numpy(float), False, codes, len(levels))
     return y.to_numpy(float), x, Block(np.ones((len(d), 1)), True, codes, len(levels))
 
 

@@ -167,6 +167,12 @@ cases$sessions_slope <- record("cried ~ session + anx + (1 + session | client)",
                                ranef_levels = 50)
 cases$sessions_two_terms <- record("cried ~ session + anx + (1 | client) + (1 | therapist)", "glmer_sessions",
                                    1, ranef_levels = 50)
+# A scalar random slope without an intercept (glmer's nAGQ > 1 accepts it), and nested factors.
+cases$scalar_slope <- record("cried ~ session + anx + (0 + session | client)", "glmer_sessions", 1,
+                             ranef_levels = 50)
+cases$scalar_slope_agq5 <- record("cried ~ session + anx + (0 + session | client)", "glmer_sessions", 5,
+                                  ranef_levels = 50)
+cases$nested <- record("cried ~ session + anx + (1 | therapist/client)", "glmer_sessions", 1, ranef_levels = 50)
 cases$separated <- record("y ~ tr + (1 | g)", "glmer_separated", 1)
 cases$singular <- record("y ~ x + (1 | g)", "glmer_singular", 1)
 cases$singletons <- record("y ~ x + (1 | g)", "glmer_singletons", 1)
