@@ -12,9 +12,9 @@ and, if ``Rscript`` is on the PATH, with lme4 (benchmarks/bench_mixed.R); then t
 of lme4's InstEval (73,421 ratings of 1,128 lecturers by 2,972 students in 14 departments, exported by
 tests/reference/lme4_engine.R), ``y ~ service + (1 | s) + (1 | d) + (1 | dept)`` (REML), the same way.
 Prints times, ratios and the largest relative differences of fixed effects, standard errors and variance
-components, and writes benchmarks/results/mixed.json. The GLMM is compared with glmer at its default PIRLS tolerance (timed)
-and at ``tolPwrss = 1e-12`` (the exact Laplace optimum: with 20 sessions per client the default
-tolerance moves lme4's estimates by about 1e-3).
+components, and writes benchmarks/results/mixed.json. The GLMM is compared with glmer at its default
+PIRLS tolerance (timed) and at ``tolPwrss = 1e-12`` (the exact Laplace optimum: with 20 sessions per
+client the default tolerance moves lme4's estimates by about 1e-3).
 """
 
 from __future__ import annotations
