@@ -331,3 +331,24 @@ def test_it_gives_glmer_conditional_modes_of_a_random_slope() -> None:
     assert list(modes.columns) == ref["columns"] == ["(Intercept)", "session"]
     # glmer's fit stops 7e-5 short in log-likelihood here, which moves the modes by ~1e-4.
     np.testing.assert_allclose(modes.iloc[:k].to_numpy(), np.asarray(ref["modes"]), rtol=2e-3, atol=2e-4)
+
+
+def test_it_stores_z_lambda_as_the_structure_module_builds_it() -> None:
+    from lacrima.longitudinal._structure import lambda_sparse, z_sparse
+
+    d = _data("glmer_sessions")
+    d = d[d["client"] <= 60]
+    x = np.column_stack([np.ones(len(d)), d["session"]])
+    c1, l1 = pd.factorize(d["client"], sort=True)
+    c2, l2 = pd.factorize(d["therapist"], sort=True)
+    z1 = np.column_stack([np.ones(len(d)), d["session"]])
+    blocks = [Block(z1, True, c1, len(l1)), Block(np.ones((len(d), 1)), True, c2, len(l2))]
+    ev = SparseEvaluator(d["cried"].to_numpy(float), x, blocks)
+    theta = np.array([1.2, -0.03, 0.05, 0.4])
+    dense = np.zeros((len(d), ev.q))
+    np.add.at(dense, (np.arange(len(d))[:, None], ev.cols), ev._values(theta))
+    np.testing.assert_allclose(dense, (z_sparse(blocks) @ lambda_sparse(theta, blocks)).toarray(), rtol=1e-14)
+    w = np.linspace(0.05, 0.25, len(d))
+    m = ev._system(ev._values(theta), w).toarray()
+    a = dense
+    np.testing.assert_allclose(m, np.eye(ev.q) + a.T @ (a * w[:, None]), rtol=1e-12, atol=1e-14)

@@ -35,7 +35,6 @@ from lacrima.longitudinal._structure import (
     term_offsets,
     theta_lower,
     theta_slices,
-    z_sparse,
 )
 
 __all__ = ["SparseEvaluator"]
@@ -45,7 +44,7 @@ __all__ = ["SparseEvaluator"]
 class _SparseMode:
     u: np.ndarray
     mu: np.ndarray
-    a: sp.csc_matrix
+    a: np.ndarray  # stored entries of Z Lambda, n x Q
     lu: object
     logdet: float
     h: float
@@ -63,19 +62,60 @@ def _factor(m: sp.csc_matrix) -> tuple[object, float]:
 
 
 class SparseEvaluator:
-    """Laplace deviance for general random-effects structures (nAGQ = 1 only, as glmer)."""
+    """Laplace deviance for general random-effects structures (nAGQ = 1 only, as glmer).
+
+    Each row j of A = Z Lambda has Q = sum_k q_k stored entries (the columns of its levels), kept as two
+    n x Q arrays (column indices, values): A u, A' v and M = I + A' W A are then bincounts over a pattern
+    found once (M's CSC layout and where each product w_j a_jr a_js lands in it).
+    """
 
     def __init__(self, y: np.ndarray, x: np.ndarray, blocks: list[Block]) -> None:
         self.y = y
         self.x = x
         self.blocks = blocks
-        self.zmat = z_sparse(blocks)
-        self.q = int(self.zmat.shape[1])
+        offsets = term_offsets(blocks)
+        self.q = int(offsets[-1])
         self.ntheta = n_theta(blocks)
         self.lower = theta_lower(blocks)
-        self.eye = sp.identity(self.q, format="csc")
+        self.cols = np.concatenate(
+            [
+                off + np.asarray(b.codes, dtype=np.int64)[:, None] * b.q + np.arange(b.q)[None, :]
+                for b, off in zip(blocks, offsets[:-1], strict=False)
+            ],
+            axis=1,
+        )
+        n, width = self.cols.shape
+        rows = np.broadcast_to(self.cols[:, :, None], (n, width, width)).ravel()
+        cols = np.broadcast_to(self.cols[:, None, :], (n, width, width)).ravel()
+        diag = np.arange(self.q)
+        key = np.concatenate([cols, diag]) * self.q + np.concatenate([rows, diag])
+        uniq, self._slot = np.unique(key, return_inverse=True)
+        self._indices = (uniq % self.q).astype(np.int32)
+        self._indptr = np.searchsorted(uniq // self.q, np.arange(self.q + 1)).astype(np.int32)
+        self._ones = np.ones(self.q)
         self._u = np.zeros(self.q)
         self._cache: dict[bytes, _SparseMode] = {}
+
+    def _values(self, theta: np.ndarray) -> np.ndarray:
+        """The stored entries of A = Z Lambda, row by row (n x Q)."""
+        lams = lambda_blocks(theta, self.blocks)
+        return np.concatenate(
+            [np.asarray(b.z, dtype=float) @ lam for b, lam in zip(self.blocks, lams, strict=True)], axis=1
+        )
+
+    def _times(self, vals: np.ndarray, u: np.ndarray) -> np.ndarray:
+        return np.asarray(np.sum(vals * u[self.cols], axis=1))
+
+    def _transpose_times(self, vals: np.ndarray, v: np.ndarray) -> np.ndarray:
+        return np.bincount(self.cols.ravel(), weights=(vals * v[:, None]).ravel(), minlength=self.q)
+
+    def _system(self, vals: np.ndarray, w: np.ndarray) -> sp.csc_matrix:
+        """M = I + A' W A in CSC form."""
+        prod = (w[:, None, None] * vals[:, :, None] * vals[:, None, :]).ravel()
+        data = np.bincount(
+            self._slot, weights=np.concatenate([prod, self._ones]), minlength=len(self._indices)
+        )
+        return sp.csc_matrix((data, self._indices, self._indptr), shape=(self.q, self.q))
 
     def _h(self, eta: np.ndarray, u: np.ndarray) -> float:
         return float(np.sum(deviance_residuals(self.y, eta)) + u @ u)
@@ -86,21 +126,19 @@ class SparseEvaluator:
         if hit is not None:
             return hit
         theta, beta = par[: self.ntheta], par[self.ntheta :]
-        a = sp.csc_matrix(self.zmat @ lambda_sparse(theta, self.blocks))
+        vals = self._values(theta)
         eta0 = self.x @ beta
         u = self._u.copy()
-        eta = eta0 + a @ u
+        eta = eta0 + self._times(vals, u)
         h = self._h(eta, u)
         for _ in range(PIRLS_MAXIT):
             mu = expit(eta)
-            w = mu * (1.0 - mu)
-            m = sp.csc_matrix(a.T @ sp.diags(w) @ a + self.eye)
-            lu, _ = _factor(m)
-            step = lu.solve(a.T @ (self.y - mu) - u)  # type: ignore[attr-defined]
+            lu, _ = _factor(self._system(vals, mu * (1.0 - mu)))
+            step = lu.solve(self._transpose_times(vals, self.y - mu) - u)  # type: ignore[attr-defined]
             t = 1.0
             for _ in range(30):
                 un = u + t * step
-                etan = eta0 + a @ un
+                etan = eta0 + self._times(vals, un)
                 hn = self._h(etan, un)
                 if hn <= h + 1e-12 * abs(h):
                     break
@@ -109,10 +147,9 @@ class SparseEvaluator:
             if np.max(np.abs(t * step)) < PIRLS_TOL:
                 break
         mu = expit(eta)
-        m = sp.csc_matrix(a.T @ sp.diags(mu * (1.0 - mu)) @ a + self.eye)
-        lu, logdet = _factor(m)
+        lu, logdet = _factor(self._system(vals, mu * (1.0 - mu)))
         self._u = u
-        out = _SparseMode(u, mu, a, lu, logdet, h)
+        out = _SparseMode(u, mu, vals, lu, logdet, h)
         if len(self._cache) > 64:
             self._cache.clear()
         self._cache[key] = out
@@ -129,7 +166,7 @@ class SparseEvaluator:
         m = self.mode(par)
         w = m.mu * (1.0 - m.mu)
         xw = self.x * w[:, None]
-        atwx = np.asarray(m.a.T @ xw)
+        atwx = np.column_stack([self._transpose_times(m.a, xw[:, k]) for k in range(self.x.shape[1])])
         rx = self.x.T @ xw - atwx.T @ m.lu.solve(atwx)  # type: ignore[attr-defined]
         return np.asarray(np.linalg.inv(rx))
 
