@@ -49,6 +49,7 @@ import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 from scipy.linalg.lapack import dpotrf as _potrf
+from threadpoolctl import threadpool_limits
 
 from lacrima.longitudinal._lmm_optimise import optimise, satterthwaite
 from lacrima.longitudinal._structure import (
@@ -64,6 +65,8 @@ __all__ = ["LmmFit", "fit_lmm"]
 
 # Above this many columns in the dense Schur complement, the sparse path is used.
 _DENSE_LIMIT = 4000
+# Dense Schur complements from this size on are factored with BLAS threads.
+_THREADED_FROM = 600
 # lme4's isSingular tolerance on the bounded theta entries.
 _SINGULAR_TOL = 1e-4
 
@@ -98,7 +101,6 @@ class _Eval:
     pwrss: float
     lxx: np.ndarray  # trailing (p + 1) x (p + 1) block of the Schur complement's factor (X, y)
     dinv: np.ndarray  # (L1, q1, q1): inverses of the first term's diagonal blocks D_l
-    lam_r: sp.csr_matrix  # Lambda of the rest terms, with identity for X and y
     lr: np.ndarray | None = None  # the dense factor of the Schur complement (rest terms, X, y)
     lzz_diag: np.ndarray | None = None  # its rest-terms block when that is diagonal (nested designs)
     lxz: np.ndarray | None = None  # and the block below it, (zr x (p + 1)) transposed
@@ -148,6 +150,20 @@ def _inv_small(d: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
 def _sandwich(left: np.ndarray, stack: np.ndarray, right: np.ndarray) -> np.ndarray:
     """left @ S_l @ right for every level l of a (q, q, L) stack, as vector operations over levels."""
     q = stack.shape[0]
+    if q == 1:
+        return (left[0, 0] * right[0, 0]) * stack
+    if q == 2:
+        # Written out (this runs twice per evaluation); the coefficients are scalars.
+        s00, s01, s10, s11 = stack[0, 0], stack[0, 1], stack[1, 0], stack[1, 1]
+        out = np.empty_like(stack)
+        for i in range(2):
+            for h in range(2):
+                c00 = left[i, 0] * right[0, h]
+                c01 = left[i, 0] * right[1, h]
+                c10 = left[i, 1] * right[0, h]
+                c11 = left[i, 1] * right[1, h]
+                out[i, h] = c00 * s00 + c01 * s01 + c10 * s10 + c11 * s11
+        return out
     out = np.zeros_like(stack)
     for i in range(q):
         for h in range(q):
@@ -276,6 +292,34 @@ class _Cross:
             self._zz_map = sp.csr_matrix((0, n1 * q1 * q1))
             self._zz_flat = np.zeros(0, dtype=np.int64)
         self._lam_diag = bool(np.all(self._lam_rows == self._lam_cols))
+        # The same for C_x'WC_x ((p+1)^2 x q1^2 L1, dense) and C_z'WC_x (sparse).
+        pc = self.p + 1
+        self._xx_map = np.concatenate(
+            [
+                (self.cx[a][:, :, None] * self.cx[b][:, None, :]).reshape(n1, pc * pc).T
+                for a in range(q1)
+                for b in range(q1)
+            ],
+            axis=1,
+        )
+        rows_zx: list[np.ndarray] = []
+        cols_zx: list[np.ndarray] = []
+        vals_zx: list[np.ndarray] = []
+        for a in range(q1):
+            ca = sp.coo_matrix(self.cz[a])
+            for b in range(q1):
+                for c in range(pc):
+                    rows_zx.append(ca.col.astype(np.int64) * pc + c)
+                    cols_zx.append((a * q1 + b) * n1 + ca.row)
+                    vals_zx.append(ca.data * self.cx[b][ca.row, c])
+        self._zx_map = (
+            sp.csr_matrix(
+                (np.concatenate(vals_zx), (np.concatenate(rows_zx), np.concatenate(cols_zx))),
+                shape=(zr * pc, n1 * q1 * q1),
+            )
+            if zr
+            else None
+        )
         # Nested scalar rest terms: A_zz and C_z'WC_z are both diagonal.
         azz = self.a_rest[:zr, :zr]
         rows_zz = self._zz_flat // self.m
@@ -322,6 +366,9 @@ class _Cross:
         self._lam_src = np.concatenate(src)[order]
         self._lam_indptr = np.concatenate([[0], np.cumsum(np.bincount(self._lam_rows, minlength=m))])
         self._lam_ntheta = tpos
+        # When Lambda_r is diagonal: per row, the index into [theta, 1] (-1 -> the appended 1).
+        self._lam_src_diag = np.empty(m, dtype=np.int64)
+        self._lam_src_diag[self._lam_rows] = self._lam_src
 
     @property
     def m(self) -> int:
@@ -353,27 +400,24 @@ class _Cross:
         if got is None:
             return None
         _, dinv, w, ld1 = got
-        q1, zr, p, m = self.q1, self.zr, self.p, self.m
-        # sum_b W_ab C_x,b per component a, (q1, L1, p + 1).
-        wcx = np.stack([sum(w[a, b][:, None] * self._cx[b] for b in range(q1)) for a in range(q1)])
+        zr, p = self.zr, self.p
+        wflat = w.reshape(-1)
+        gxx = self.a_rest[zr:, zr:] - (self._xx_map @ wflat).reshape(p + 1, p + 1)
+        gzx = self.a_rest[:zr, zr:] - (self._zx_map @ wflat).reshape(zr, p + 1) if zr else None
         if self._zz_diag:
-            return self._evaluate_diagonal(theta, dinv, w, wcx, ld1)
+            return self._evaluate_diagonal(theta, dinv, w, gzx, gxx, ld1)
         g = self.a_rest.copy()
-        g[zr:, zr:] -= sum(self._cx[a].T @ wcx[a] for a in range(q1))
-        if zr:
-            gzx = self._cz_t[0] @ wcx[0]
-            for a in range(1, q1):
-                gzx = gzx + self._cz_t[a] @ wcx[a]
-            g[:zr, zr:] -= gzx
-            g[zr:, :zr] -= gzx.T
+        g[zr:, zr:] = gxx
+        if gzx is not None:
+            g[:zr, zr:] = gzx
+            g[zr:, :zr] = gzx.T
             flat = g.reshape(-1)
-            flat[self._zz_flat] -= self._zz_map @ w.reshape(-1)
-        lam_r = self.lambda_rest(theta)
+            flat[self._zz_flat] -= self._zz_map @ wflat
         if self._lam_diag:
-            d = np.empty(m)
-            d[self._lam_rows] = lam_r.data
+            d = np.append(theta, 1.0)[self._lam_src_diag]
             omega = g * d[:, None] * d[None, :]
         else:
+            lam_r = self.lambda_rest(theta)
             omega = np.asarray(lam_r.T @ np.asarray(lam_r.T @ g).T)
         omega[np.arange(zr), np.arange(zr)] += 1.0
         lr, info = _potrf(omega, lower=1, clean=1, overwrite_a=1)
@@ -385,26 +429,28 @@ class _Cross:
         ld_l2 = ld1 + 2.0 * float(np.sum(np.log(diag[:zr])))
         ld_rx2 = 2.0 * float(np.sum(np.log(diag[zr : zr + p])))
         pwrss = float(diag[-1] ** 2)
-        return _Eval(ld_l2, ld_rx2, pwrss, lr[zr:, zr:], dinv, lam_r, lr=lr)
+        return _Eval(ld_l2, ld_rx2, pwrss, lr[zr:, zr:], dinv, lr=lr)
 
     def _evaluate_diagonal(
-        self, theta: np.ndarray, dinv: np.ndarray, w: np.ndarray, wcx: np.ndarray, ld1: float
+        self,
+        theta: np.ndarray,
+        dinv: np.ndarray,
+        w: np.ndarray,
+        gzx: np.ndarray | None,
+        gxx: np.ndarray,
+        ld1: float,
     ) -> _Eval | None:
         """The same factorisation when the rest terms' block is diagonal (scalar terms nested in the
         first, as therapists over clients): the block's factor is a vector, only (p+1)^2 stays dense."""
         zr, p = self.zr, self.p
-        lam_r = self.lambda_rest(theta)
-        d = np.empty(self.m)
-        d[self._lam_rows] = lam_r.data
-        dz = d[:zr]
+        assert gzx is not None
+        dz = np.append(theta, 1.0)[self._lam_src_diag][:zr]
         gzz = self._azz_diag - self._zz_map @ w.reshape(-1)
         ozz = dz * dz * gzz + 1.0
         if np.any(ozz <= 0.0):
             return None
-        gzx = self._azx - sum(self._cz_t[a] @ wcx[a] for a in range(self.q1))
         lzz = np.sqrt(ozz)
         lxz = gzx * (dz / lzz)[:, None]
-        gxx = self.a_rest[zr:, zr:] - sum(self._cx[a].T @ wcx[a] for a in range(self.q1))
         sxx = gxx - lxz.T @ lxz
         lxx, info = _potrf(sxx, lower=1, clean=1, overwrite_a=1)
         if info != 0:
@@ -415,7 +461,7 @@ class _Cross:
         ld_l2 = ld1 + 2.0 * float(np.sum(np.log(lzz)))
         ld_rx2 = 2.0 * float(np.sum(np.log(diag[:p])))
         pwrss = float(diag[-1] ** 2)
-        return _Eval(ld_l2, ld_rx2, pwrss, lxx, dinv, lam_r, lzz_diag=lzz, lxz=lxz)
+        return _Eval(ld_l2, ld_rx2, pwrss, lxx, dinv, lzz_diag=lzz, lxz=lxz)
 
     def profiled(self, ev: _Eval | None, reml: bool) -> float:
         if ev is None:
@@ -456,7 +502,8 @@ class _Cross:
         beta = self.minv @ (beta_c + self.shift)
         # The rest effects in b-space (b = Lambda u) and the first term's u from its normal equations:
         # D_l u1_l = Lambda1' (c_l^y - c_l^X beta - c_l^Z b_rest).
-        coef = np.concatenate([np.asarray(ev.lam_r[:zr, :zr] @ xr[:zr]), beta_c, [-1.0]])
+        lam_r = self.lambda_rest(theta)
+        coef = np.concatenate([np.asarray(lam_r[:zr, :zr] @ xr[:zr]), beta_c, [-1.0]])
         lams = lambda_blocks(theta, self.blocks)
         resid = np.column_stack(
             [-(self.cx[a] @ coef[zr:]) - (self.cz[a] @ coef[:zr] if zr else 0.0) for a in range(self.q1)]
@@ -482,7 +529,7 @@ class _Cross:
             lzz = ev.dense_lr()[:zr, :zr]
             lzinv = sla.solve_triangular(lzz, np.eye(zr), lower=True, check_finite=False)
             sinv = lzinv.T @ lzinv
-            lz = ev.lam_r[:zr, :zr]
+            lz = self.lambda_rest(theta)[:zr, :zr]
             kmat = np.asarray(lz @ np.asarray(lz @ sinv).T)  # Lambda_z S^-1 Lambda_z'
             # First term: D^-1 Lambda1' (Cz K Cz')_ll Lambda1 D^-1, in chunks of levels to bound memory.
             extra = np.empty((n1, q1, q1))
@@ -518,6 +565,12 @@ def fit_lmm(y: np.ndarray, x: np.ndarray, blocks: Sequence[Block], reml: bool) -
             f"the random terms after the first have {cross.zr} effects; the dense path is limited to "
             f"{_DENSE_LIMIT}"
         )
+    # Small dense blocks: BLAS threads only add synchronisation (3x the CPU time on 2 cores).
+    with threadpool_limits(1 if cross.m <= _THREADED_FROM else None):
+        return _fit(cross, blocks, reml)
+
+
+def _fit(cross: _Cross, blocks: list[Block], reml: bool) -> LmmFit:
     theta, converged, message, stencil = optimise(cross, reml)
     ev = cross.evaluate(theta)
     if ev is None:
