@@ -44,6 +44,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import scipy.linalg as sla
@@ -52,6 +53,7 @@ from scipy.linalg.lapack import dpotrf as _potrf
 from threadpoolctl import threadpool_limits
 
 from lacrima.longitudinal._lmm_optimise import optimise, satterthwaite
+from lacrima.longitudinal._lmm_sparse import SparseCross
 from lacrima.longitudinal._structure import (
     Block,
     lambda_blocks,
@@ -559,20 +561,36 @@ def fit_lmm(y: np.ndarray, x: np.ndarray, blocks: Sequence[Block], reml: bool) -
     blocks = list(blocks)
     if not blocks:
         raise ValueError("a linear mixed model needs at least one random term")
-    cross = _Cross(np.asarray(y, dtype=float), np.asarray(x, dtype=float), blocks)
-    if cross.m > _DENSE_LIMIT:
-        raise ValueError(
-            f"the random terms after the first have {cross.zr} effects; the dense path is limited to "
-            f"{_DENSE_LIMIT}"
-        )
+    y = np.asarray(y, dtype=float)
+    x = np.asarray(x, dtype=float)
+    rest = sum(b.q * b.n_levels for b in blocks[1:])
+    cross: _Cross | SparseCross
+    if rest + x.shape[1] + 1 > _DENSE_LIMIT and not _nested_scalar(blocks):
+        # The dense Schur complement would be too large to factor at every evaluation.
+        cross = SparseCross(y, x, blocks)
+        dense = False
+    else:
+        cross = _Cross(y, x, blocks)
+        dense = cross.m <= _THREADED_FROM
     # Small dense blocks: BLAS threads only add synchronisation (3x the CPU time on 2 cores).
-    with threadpool_limits(1 if cross.m <= _THREADED_FROM else None):
+    with threadpool_limits(1 if dense else None):
         return _fit(cross, blocks, reml)
 
 
-def _fit(cross: _Cross, blocks: list[Block], reml: bool) -> LmmFit:
+def _nested_scalar(blocks: list[Block]) -> bool:
+    """One scalar term after the first, with each level of the first inside one of its levels: the
+    blocked path's rest block is then diagonal whatever its size."""
+    if len(blocks) != 2 or blocks[1].q != 1:
+        return False
+    first, second = blocks
+    pairs = np.unique(first.codes.astype(np.int64) * second.n_levels + second.codes.astype(np.int64))
+    return len(pairs) == first.n_levels
+
+
+def _fit(cross: _Cross | SparseCross, blocks: list[Block], reml: bool) -> LmmFit:
     theta, converged, message, stencil = optimise(cross, reml)
-    ev = cross.evaluate(theta)
+    # The evaluation type belongs to the evaluator (blocked or sparse).
+    ev: Any = cross.evaluate(theta)
     if ev is None:
         raise ValueError("the (RE)ML optimum is not positive definite; the model cannot be fitted")
     n, p = cross.n, cross.p

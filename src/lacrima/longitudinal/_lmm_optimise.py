@@ -31,16 +31,30 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import numpy as np
 import scipy.linalg as sla
 import scipy.optimize as sopt
 
-from lacrima.longitudinal._structure import theta_lower, theta_start
+from lacrima.longitudinal._structure import Block, theta_lower, theta_start
 
-if TYPE_CHECKING:
-    from lacrima.longitudinal._lmm import _Cross
+
+class _Cross(Protocol):
+    """What the optimiser needs of an evaluator (the blocked one of _lmm, the sparse one of _lmm_sparse)."""
+
+    n: int
+    p: int
+    blocks: list[Block]
+
+    def evaluate(self, theta: np.ndarray) -> Any: ...
+
+    def rx_inverse(self, ev: Any) -> np.ndarray: ...
+
+    def profiled(self, ev: Any, reml: bool) -> float: ...
+
+    def profiled_parts(self, ld_l2: float, ld_rx2: float, pwrss: float, reml: bool) -> float: ...
+
 
 __all__ = ["Stencil", "optimise", "satterthwaite"]
 
