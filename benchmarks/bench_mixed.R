@@ -1,5 +1,5 @@
 # Side-by-side timing of lme4 for benchmarks/bench_mixed.py (called by it; not a test).
-# Usage: Rscript benchmarks/bench_mixed.R <lmm.csv> <glmm.csv> <out.json>
+# Usage: Rscript benchmarks/bench_mixed.R <lmm.csv> <glmm.csv> <out.json> [<insteval.csv.gz>]
 suppressPackageStartupMessages({
   library(lme4)
   library(jsonlite)
@@ -23,6 +23,14 @@ g_tight <- glmer(cried ~ session + anx + (1 | client), data = glmm_data, family 
                  control = glmerControl(tolPwrss = 1e-12))
 t_tight <- proc.time()[["elapsed"]] - t0
 
+crossed <- NULL
+if (length(args) >= 4) {
+  ie <- read.csv(args[4])
+  t0 <- proc.time()[["elapsed"]]
+  m_cross <- lmer(y ~ service + (1 | s) + (1 | d) + (1 | dept), data = ie, REML = TRUE)
+  t_cross <- proc.time()[["elapsed"]] - t0
+}
+
 record <- function(fit, seconds) {
   co <- summary(fit)$coefficients
   list(
@@ -33,4 +41,5 @@ record <- function(fit, seconds) {
 }
 out <- list(lmm = record(m, t_lmm), glmm = record(g, t_glmm), glmm_tight = record(g_tight, t_tight), r_version = R.version.string,
             lme4 = as.character(packageVersion("lme4")))
+if (length(args) >= 4) out$crossed <- record(m_cross, t_cross)
 write_json(out, args[3], digits = NA, auto_unbox = TRUE, pretty = TRUE)

@@ -8,17 +8,20 @@ Run from the repository root::
 Simulates one data set (seeded) to CSV, which both Python and R read, and fits
 ``alliance ~ session + cried + (1 + session | client) + (1 | therapist)`` (REML) and the logistic
 ``cried ~ session + anx + (1 | client)`` (Laplace; by default on the first 2,000 clients) with lacrima
-and, if ``Rscript`` is on the PATH, with lme4 (benchmarks/bench_mixed.R). Prints times, ratios and the
-largest relative differences of fixed effects, standard errors and variance components, and writes
-benchmarks/results/mixed.json. The GLMM is compared with glmer at its default PIRLS tolerance (timed)
-and at ``tolPwrss = 1e-12`` (the exact Laplace optimum: with 20 sessions per client the default
-tolerance moves lme4's estimates by about 1e-3).
+and, if ``Rscript`` is on the PATH, with lme4 (benchmarks/bench_mixed.R); then the large crossed design
+of lme4's InstEval (73,421 ratings of 1,128 lecturers by 2,972 students in 14 departments, exported by
+tests/reference/lme4_engine.R), ``y ~ service + (1 | s) + (1 | d) + (1 | dept)`` (REML), the same way.
+Prints times, ratios and the largest relative differences of fixed effects, standard errors and variance
+components, and writes benchmarks/results/mixed.json. The GLMM is compared with glmer at its default
+PIRLS tolerance (timed) and at ``tolPwrss = 1e-12`` (the exact Laplace optimum: with 20 sessions per
+client the default tolerance moves lme4's estimates by about 1e-3).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -34,6 +37,8 @@ from lacrima.longitudinal import MixedResult, mixed
 HERE = Path(__file__).resolve().parent
 LMM = "alliance ~ session + cried + (1 + session | client) + (1 | therapist)"
 GLMM = "cried ~ session + anx + (1 | client)"
+CROSSED = "y ~ service + (1 | s) + (1 | d) + (1 | dept)"
+INSTEVAL = HERE.parent / "tests" / "reference" / "data" / "lme4_engine_insteval.csv.gz"
 
 
 def simulate(clients: int, sessions: int, therapists: int, seed: int) -> pd.DataFrame:
@@ -117,11 +122,19 @@ def main() -> None:
     data = simulate(args.clients, args.sessions, args.therapists, args.seed)
     glmm_clients = min(args.glmm_clients, args.clients)
     glmm_data = data[data["client"] < glmm_clients].reset_index(drop=True)
+    crossed = pd.read_csv(INSTEVAL)
     result: dict[str, Any] = {
         "lmm": {"formula": LMM, "rows": len(data), "clients": args.clients, "therapists": args.therapists},
         "glmm": {"formula": GLMM, "rows": len(glmm_data), "clients": glmm_clients},
+        "crossed": {
+            "formula": CROSSED,
+            "data": "lme4::InstEval",
+            "rows": len(crossed),
+            "levels": {g: int(crossed[g].nunique()) for g in ("s", "d", "dept")},
+        },
         "seed": args.seed,
     }
+    result["load_average_before"] = list(os.getloadavg())
     with tempfile.TemporaryDirectory() as tmp:
         lmm_csv, glmm_csv, r_json = Path(tmp, "lmm.csv"), Path(tmp, "glmm.csv"), Path(tmp, "r.json")
         data.to_csv(lmm_csv, index=False)
@@ -134,21 +147,25 @@ def main() -> None:
         _timed(GLMM, glmm_data[glmm_data["client"] < 50], "binomial")
         fit_lmm, t_lmm = _timed(LMM, data, "gaussian")
         fit_glmm, t_glmm = _timed(GLMM, glmm_data, "binomial")
+        fit_crossed, t_crossed = _timed(CROSSED, crossed, "gaussian")
         result["lmm"]["lacrima_seconds"] = t_lmm
         result["glmm"]["lacrima_seconds"] = t_glmm
+        result["crossed"]["lacrima_seconds"] = t_crossed
         result["lmm"]["lacrima"] = _own(fit_lmm)
         result["glmm"]["lacrima"] = _own(fit_glmm)
+        result["crossed"]["lacrima"] = _own(fit_crossed)
         rscript = shutil.which("Rscript")
         if rscript is None:
             print("Rscript not found: lacrima timings only")
         else:
             subprocess.run(
-                [rscript, str(HERE / "bench_mixed.R"), str(lmm_csv), str(glmm_csv), str(r_json)], check=True
+                [rscript, str(HERE / "bench_mixed.R"), *map(str, (lmm_csv, glmm_csv, r_json, INSTEVAL))],
+                check=True,
             )
             r = json.loads(r_json.read_text())
             result["r_version"] = r["r_version"]
             result["lme4_version"] = r["lme4"]
-            for key, fit in (("lmm", fit_lmm), ("glmm", fit_glmm)):
+            for key, fit in (("lmm", fit_lmm), ("glmm", fit_glmm), ("crossed", fit_crossed)):
                 result[key]["lme4_seconds"] = r[key]["seconds"]
                 result[key]["speedup_vs_lme4"] = r[key]["seconds"] / result[key]["lacrima_seconds"]
                 result[key]["lme4_messages"] = r[key].get("messages")
@@ -157,8 +174,9 @@ def main() -> None:
             result["glmm"]["lme4_tight_seconds"] = tight["seconds"]
             result["glmm"].update(_compare(fit_glmm, tight, prefix="tight_"))
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    result["load_average_after"] = list(os.getloadavg())
     args.out.write_text(json.dumps(result, indent=2) + "\n")
-    for key in ("lmm", "glmm"):
+    for key in ("lmm", "glmm", "crossed"):
         print(f"{key}: {result[key]['formula']}  ({result[key]['rows']} rows)")
         for k, v in result[key].items():
             if k not in ("formula", "rows", "lacrima") and not k.endswith(("lme4_estimate", "lme4_se")):

@@ -107,7 +107,7 @@ def plot(results: list[dict[str, Any]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.8), constrained_layout=True)
-    for key, label, style in (("lacrima", "lacrima (mixedlm)", "o-"), ("lme4", "lme4 (R)", "s--")):
+    for key, label, style in (("lacrima", "lacrima (own engine)", "o-"), ("lme4", "lme4 (R)", "s--")):
         rows = [r for r in results if r.get(key, {}).get("status") == "ok"]
         if not rows:
             continue
@@ -163,15 +163,13 @@ def main() -> None:
     rscript = shutil.which("Rscript")
     if rscript is None:
         print("Rscript not found: lacrima timings only")
-    import mixedlm
-
     meta: dict[str, Any] = {
         "formula": FORMULA,
         "design": "20 sessions per client, 50 clients per therapist",
         "seed": args.seed,
         "cpu_count": os.cpu_count(),
         "python": platform.python_version(),
-        "mixedlm": getattr(mixedlm, "__version__", "unknown"),
+        "engine": "lacrima.longitudinal._lmm (numpy/scipy)",
         "command": "python benchmarks/bench_mixed_scaling.py " + " ".join(sys.argv[1:]),
         "note": "shared machine: see load_before/load_after (1, 5, 15 min load averages) of each fit",
         "run_note": args.note,

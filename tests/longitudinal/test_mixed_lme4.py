@@ -34,8 +34,22 @@ def test_it_reads_every_reference_data_set() -> None:
     assert {GOLDEN[c]["data"] for c in MODELS} == {"sleepstudy", "three_level", "penicillin"}
 
 
+# Gaussian goldens are lmer at its default control (bobyqa). Four of them stop where the REML/ML
+# criterion is flat to ~1e-11 but not at its optimum: there the covariance parameters (and SEs through
+# them) sit up to 5e-6 (relative) from the engine's optimum, whose log-likelihood is as high or higher
+# (sleep_ml +2e-12, three_level_reml +7e-11, three_level_ml +3e-11, factor_coding +1.4e-10); lme4 re-runs of
+# the same fits move by up to 7e-5 in these directions (tests/reference/lme4_engine.json's "default"
+# records beside lme4.json). Those four keep 1e-5; tests/longitudinal/test_engine_lmm.py holds the engine
+# to 1e-6 of lme4's deviance polished to zero gradient.
+_LME4_STOPPED_SHORT = {"sleep_ml", "three_level_reml", "three_level_ml", "factor_coding"}
+
+
 def _tol(case: str) -> float:
-    return 1e-3 if GOLDEN[case]["family"] == "binomial" else 1e-4
+    # glmm_logistic is glmer at its default control, which stops short of the optimum (its log-likelihood
+    # 1.2e-5 below the engine's): estimates 7e-6, SEs 3e-5, variance 1.2e-5 apart.
+    if GOLDEN[case]["family"] == "binomial":
+        return 1e-4
+    return 1e-5 if case in _LME4_STOPPED_SHORT else 1e-6
 
 
 def _check_p(mine: np.ndarray, ref: np.ndarray, rtol: float) -> None:
@@ -57,7 +71,11 @@ def test_it_matches_lme4_fixed_effects(case: str) -> None:
     np.testing.assert_allclose(fit.fixed["se"], ref["se"], rtol=tol)
     stat = ref["t"] if "t" in ref else ref["z"]
     np.testing.assert_allclose(fit.fixed["t"], stat, rtol=tol)
-    _check_p(fit.fixed["p"].to_numpy(), np.asarray(ref["p"]), rtol=tol)
+    # A p value's relative error is about z^2 times that of its z (z = 4.6 for glmm_logistic's session).
+    # p values go through the t statistic and the Satterthwaite df (numerical on both sides): a relative
+    # error of ~t^2 times that of t, and that of the df.
+    p_tol = 1e-3 if g["family"] == "binomial" else 1e-4
+    _check_p(fit.fixed["p"].to_numpy(), np.asarray(ref["p"]), rtol=p_tol)
 
 
 @pytest.mark.parametrize("case", MODELS)
@@ -65,7 +83,9 @@ def test_it_matches_lme4_vcov(case: str) -> None:
     ref = GOLDEN[case]["vcov"]
     fit = _fit(case)
     assert list(fit.vcov.index) == list(fit.vcov.columns) == list(fit.fixed.index) == ref["term"]
-    np.testing.assert_allclose(fit.vcov.to_numpy(), np.asarray(ref["matrix"]), rtol=_tol(case))
+    # The GLMM's small off-diagonal covariances move by up to 3e-4 with glmer's early stop.
+    rtol = 5e-4 if GOLDEN[case]["family"] == "binomial" else _tol(case)
+    np.testing.assert_allclose(fit.vcov.to_numpy(), np.asarray(ref["matrix"]), rtol=rtol)
 
 
 @pytest.mark.parametrize("case", MODELS)
@@ -79,7 +99,9 @@ def test_it_gives_standard_errors_as_the_root_of_the_vcov_diagonal(case: str) ->
 @pytest.mark.parametrize("case", [c for c in MODELS if GOLDEN[c]["family"] == "gaussian"])
 def test_it_matches_lmertest_satterthwaite_df(case: str) -> None:
     fit = _fit(case)
-    np.testing.assert_allclose(fit.fixed["df"], GOLDEN[case]["fixed"]["df"], rtol=1e-4)
+    # Both sides differentiate numerically (lmerTest: numDeriv at lme4's optimum; the engine: its Newton
+    # stencil at its own), so df agree to a few 1e-6.
+    np.testing.assert_allclose(fit.fixed["df"], GOLDEN[case]["fixed"]["df"], rtol=1e-5)
 
 
 def test_it_gives_wald_z_with_infinite_df_for_binomial() -> None:
@@ -105,7 +127,7 @@ def test_it_matches_lme4_variance_components(case: str) -> None:
 def test_it_matches_lme4_likelihood_and_information_criteria(case: str) -> None:
     g = GOLDEN[case]
     fit = _fit(case)
-    assert fit.loglik == pytest.approx(g["loglik"], abs=1e-4)
+    assert fit.loglik == pytest.approx(g["loglik"], abs=1e-4 if g["family"] == "binomial" else 1e-8)
     assert fit.df_loglik == g["df_loglik"]
     assert fit.aic == pytest.approx(g["aic"], abs=2e-4)
     assert fit.bic == pytest.approx(g["bic"], abs=2e-4)
@@ -132,8 +154,8 @@ def test_it_gives_lme4_conditional_modes() -> None:
     re = _fit("sleep_reml").ranef()["Subject"]
     assert [str(i) for i in re.index] == ref["level"]
     assert list(re.columns) == ["(Intercept)", "Days"]
-    np.testing.assert_allclose(re["(Intercept)"], ref["intercept"], rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(re["Days"], ref["slope"], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(re["(Intercept)"], ref["intercept"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(re["Days"], ref["slope"], rtol=1e-5, atol=1e-7)
 
 
 def test_it_puts_uncorrelated_terms_of_one_factor_side_by_side_in_ranef() -> None:
