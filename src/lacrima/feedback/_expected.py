@@ -267,7 +267,17 @@ def fit_expected_recovery(
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        fit = lc.mixed(FORMULA, later[["client_id", "lt", "xc", "y"]])
+        try:
+            fit = lc.mixed(FORMULA, later[["client_id", "lt", "xc", "y"]])
+        except DataError as exc:  # e.g. as lme4: no more measurements than random effects
+            return default_expected_recovery(
+                measure,
+                note=(
+                    f"default trajectory (an approximation): the archive's {len(later)} later "
+                    f"{_NAMES[measure]} measurements of {len(clients)} clients could not be fitted "
+                    f"({exc.summary})"
+                ),
+            )
     fixed = fit.fixed["estimate"]
     vc = fit.varcomp
     intercept_var = _vc(vc, "(Intercept)", None)

@@ -20,14 +20,14 @@ from lacrima.web.studies.models import Client
 pytestmark = pytest.mark.django_db
 
 
-def _archive(world, n: int) -> None:
+def _archive(world, n: int, measures: int = 4) -> None:
     for i in range(n):
         c = Client.objects.create(
             study=world.study, site=world.site_il, code=f"A{i:03d}", therapist=world.therapist
         )
         start = i % 3
-        for s, level in ((4, start + 1), (8, start), (12, max(0, start - 1))):
-            survey(c, phq(level), session=s)
+        for k in range(measures):
+            survey(c, phq(max(0, start + 1 - k)), session=4 * (k + 1))
 
 
 def test_it_stores_the_documented_default_while_the_archive_is_small(world) -> None:
@@ -50,6 +50,16 @@ def test_it_refits_expected_recovery_from_the_studys_archive(world) -> None:
     stored = expected_recovery(world.study, "phq9")
     assert not stored.is_default and math.isfinite(stored.intake_sd)
     assert set(stored.coef) == {"(Intercept)", "lt", "xc", "lt:xc"}
+
+
+def test_it_stores_the_default_with_the_reason_when_the_archive_cannot_be_fitted(world) -> None:
+    ClinicSettings.objects.create(
+        study=world.study, rule_overrides={"not-on-track": {"min_archive_clients": 20}}
+    )
+    _archive(world, 24, measures=3)  # two later measurements per client: as many as random effects
+    assert refit_expected_recovery.call(world.study.pk, "phq9") is False
+    fit = ExpectedRecoveryFit.objects.get()
+    assert fit.is_default and "could not be fitted" in fit.note and "random effects" in fit.note
 
 
 def test_it_raises_missed_checkins_when_the_reminder_task_runs(world) -> None:
