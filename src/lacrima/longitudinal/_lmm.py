@@ -67,8 +67,6 @@ __all__ = ["LmmFit", "fit_lmm"]
 
 # Above this many columns in the dense Schur complement, the sparse path is used.
 _DENSE_LIMIT = 4000
-# Dense Schur complements from this size on are factored with BLAS threads.
-_THREADED_FROM = 600
 # lme4's isSingular tolerance on the bounded theta entries.
 _SINGULAR_TOL = 1e-4
 
@@ -568,12 +566,12 @@ def fit_lmm(y: np.ndarray, x: np.ndarray, blocks: Sequence[Block], reml: bool) -
     if rest + x.shape[1] + 1 > _DENSE_LIMIT and not _nested_scalar(blocks):
         # The dense Schur complement would be too large to factor at every evaluation.
         cross = SparseCross(y, x, blocks)
-        dense = False
     else:
         cross = _Cross(y, x, blocks)
-        dense = cross.m <= _THREADED_FROM
-    # Small dense blocks: BLAS threads only add synchronisation (3x the CPU time on 2 cores).
-    with threadpool_limits(1 if dense else None):
+    # One BLAS thread: the work is many small or mid-sized factorisations, where threads only add
+    # synchronisation (measured on 2 shared cores: 3x the CPU time at m = 204, 5x the wall time at
+    # m = 1,145, InstEval's dense block).
+    with threadpool_limits(1):
         return _fit(cross, blocks, reml)
 
 

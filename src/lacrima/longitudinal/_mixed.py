@@ -456,7 +456,9 @@ def mixed(
     ------
     DataError
         Missing columns, non-numeric outcome, binomial outcome not 0/1, a grouping factor with fewer than
-        2 levels, or a random slope on a variable constant within every group.
+        2 levels, or a random slope on a variable constant within every group. Gaussian models also, as
+        lmer refuses them: a grouping factor with as many levels as observations (one observation per
+        group), or as many random effects as observations (e.g. a random slope with two per group).
     ValueError
         ``nagq`` not a whole number >= 1, ``nagq`` other than 1 for a gaussian model, or ``nagq`` > 1 with
         several random terms or a vector-valued one (glmer refuses these too).
