@@ -53,7 +53,7 @@ from scipy.linalg.lapack import dpotrf as _potrf
 from threadpoolctl import threadpool_limits
 
 from lacrima.longitudinal._lmm_optimise import optimise, satterthwaite
-from lacrima.longitudinal._lmm_sparse import SparseCross
+from lacrima.longitudinal._lmm_sparse import SparseCross, centred
 from lacrima.longitudinal._structure import (
     Block,
     lambda_blocks,
@@ -205,19 +205,7 @@ class _Cross:
         # With an intercept, y and the other columns of X are centred: the same model (X = Xc M with M
         # unit triangular, so |R_X| is unchanged) with far less cancellation in the cross-products
         # (rounding in the deviance drops from ~3e-14 to ~1e-15 relative).
-        self.minv = np.eye(self.p)
-        self.shift = np.zeros(self.p)
-        ones = np.flatnonzero(np.all(x == 1.0, axis=0)) if self.n else np.zeros(0, dtype=int)
-        if len(ones):
-            j0 = int(ones[0])
-            means = x.mean(axis=0)
-            means[j0] = 0.0
-            x = x - means[None, :]
-            ybar = float(y.mean())
-            y = y - ybar
-            self.minv[j0, :] -= means
-            self.shift[j0] = ybar
-        xy = np.column_stack([x, y])
+        xy, self.minv, self.shift = centred(x, y)
         codes = np.asarray(first.codes, dtype=np.int64)
         z1 = np.asarray(first.z, dtype=float)
         d0 = np.empty((q1, q1, n1))

@@ -31,6 +31,27 @@ from lacrima.longitudinal._structure import Block, lambda_blocks, lambda_sparse,
 __all__ = ["SparseCross"]
 
 
+def centred(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``[X y]`` with the non-intercept columns of X and y centred when X has an intercept column, with the
+    map back: the coefficients of the original X are ``minv @ b`` plus ``shift`` (same model, since
+    X = Xc M with M unit triangular, so |R_X| is unchanged, and far less cancellation in the
+    cross-products). Without an intercept column nothing is centred."""
+    p = x.shape[1]
+    minv = np.eye(p)
+    shift = np.zeros(p)
+    ones = np.flatnonzero(np.all(x == 1.0, axis=0)) if x.shape[0] else np.zeros(0, dtype=int)
+    if len(ones):
+        j0 = int(ones[0])
+        means = x.mean(axis=0)
+        means[j0] = 0.0
+        x = x - means[None, :]
+        ybar = float(y.mean())
+        y = y - ybar
+        minv[j0, :] -= means
+        shift[j0] = ybar
+    return np.column_stack([x, y]), minv, shift
+
+
 @dataclass
 class _SparseEval:
     ld_l2: float
@@ -48,19 +69,7 @@ class SparseCross:
         self.blocks = list(blocks)
         self.n = int(y.shape[0])
         self.p = int(x.shape[1])
-        self.minv = np.eye(self.p)
-        self.shift = np.zeros(self.p)
-        ones = np.flatnonzero(np.all(x == 1.0, axis=0)) if self.n else np.zeros(0, dtype=int)
-        if len(ones):
-            j0 = int(ones[0])
-            means = x.mean(axis=0)
-            means[j0] = 0.0
-            x = x - means[None, :]
-            ybar = float(y.mean())
-            y = y - ybar
-            self.minv[j0, :] -= means
-            self.shift[j0] = ybar
-        xy = np.column_stack([x, y])
+        xy, self.minv, self.shift = centred(x, y)
         z = z_sparse(self.blocks)
         self.ztz = sp.csc_matrix(z.T @ z)
         self.ztxy = np.asarray(z.T @ xy)
