@@ -53,7 +53,7 @@ from scipy.linalg.lapack import dpotrf as _potrf
 from threadpoolctl import threadpool_limits
 
 from lacrima.longitudinal._lmm_optimise import optimise, satterthwaite
-from lacrima.longitudinal._lmm_sparse import SparseCross, centred
+from lacrima.longitudinal._lmm_sparse import SparseCross, centred, profiled_deviance
 from lacrima.longitudinal._structure import (
     Block,
     lambda_blocks,
@@ -458,11 +458,7 @@ class _Cross:
 
     def profiled_parts(self, ld_l2: float, ld_rx2: float, pwrss: float, reml: bool) -> float:
         """The profiled deviance (REML criterion) from log|L_theta|^2, log|R_X|^2 and pwrss."""
-        if pwrss <= 0.0:
-            return math.inf
-        nu = self.n - self.p if reml else self.n
-        dev = ld_l2 + nu * (1.0 + math.log(2.0 * math.pi * pwrss / nu))
-        return dev + (ld_rx2 if reml else 0.0)
+        return profiled_deviance(self.n, self.p, ld_l2, ld_rx2, pwrss, reml)
 
     def unprofiled(self, ev: _Eval | None, sigma: float, reml: bool) -> float:
         if ev is None:

@@ -31,6 +31,16 @@ from lacrima.longitudinal._structure import Block, lambda_blocks, lambda_sparse,
 __all__ = ["SparseCross"]
 
 
+def profiled_deviance(n: int, p: int, ld_l2: float, ld_rx2: float, pwrss: float, reml: bool) -> float:
+    """The profiled deviance (REML criterion) from log|L_theta|^2, log|R_X|^2 and pwrss (lme4's
+    formulas; sigma^2 profiled out as pwrss / nu)."""
+    if pwrss <= 0.0:
+        return math.inf
+    nu = n - p if reml else n
+    dev = ld_l2 + nu * (1.0 + math.log(2.0 * math.pi * pwrss / nu))
+    return dev + (ld_rx2 if reml else 0.0)
+
+
 def centred(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``[X y]`` with the non-intercept columns of X and y centred when X has an intercept column, with the
     map back: the coefficients of the original X are ``minv @ b`` plus ``shift`` (same model, since
@@ -112,11 +122,7 @@ class SparseCross:
         return self.profiled_parts(ev.ld_l2, ev.ld_rx2, ev.pwrss, reml)
 
     def profiled_parts(self, ld_l2: float, ld_rx2: float, pwrss: float, reml: bool) -> float:
-        if pwrss <= 0.0:
-            return math.inf
-        nu = self.n - self.p if reml else self.n
-        dev = ld_l2 + nu * (1.0 + math.log(2.0 * math.pi * pwrss / nu))
-        return dev + (ld_rx2 if reml else 0.0)
+        return profiled_deviance(self.n, self.p, ld_l2, ld_rx2, pwrss, reml)
 
     def rx_inverse(self, ev: _SparseEval) -> np.ndarray:
         p = self.p
