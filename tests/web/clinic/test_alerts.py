@@ -125,3 +125,24 @@ def test_it_evaluates_a_client_after_a_checkin_when_the_worker_sweeps(clinic) ->
     assert stale_clients() == [] and queue_stale_evaluations() == 0
     summary = ClientSummary.objects.get(client=client)
     assert summary.n_sessions == 11 and "alliance-rupture" in summary.open_kinds
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_does_not_requeue_a_failed_evaluation_until_new_answers_arrive(clinic, monkeypatch) -> None:
+    import lacrima.web.clinic.evaluate as evaluate
+
+    client = clinic.world.client
+    rupture_course(client)
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("a bug in the evaluation")
+
+    monkeypatch.setattr(evaluate, "evaluate_client", broken)
+    assert queue_stale_evaluations() == 1
+    call_command("db_worker", batch=True, startup_delay=False, reload=False, verbosity=0)
+    assert DBTaskResult.objects.get().status == "FAILED"
+    assert queue_stale_evaluations() == 0  # failed after the newest answers: not every few seconds
+    link = link_for_invitation(clinic.invitation)
+    answers = {"cried": 0, "chk_07": 5, "chk_08": 5, "chk_09": 5}
+    save_checkin(link, answers=answers, language="he", key="k-new")
+    assert queue_stale_evaluations() == 1  # new answers: evaluated again

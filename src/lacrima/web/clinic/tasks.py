@@ -37,14 +37,32 @@ def queue_client_evaluation(client_id: int | None) -> None:
 def stale_clients() -> list[int]:
     """Ids of clients whose newest completed answers are newer than their caseload row (or who have answers
     and no row yet): the same test the caseload page applies."""
+    return [pk for pk, _ in _stale()]
+
+
+def _stale() -> list[tuple[int, object]]:
     newest = Max("responses__pk", filter=Q(responses__completed_at__isnull=False))
+    latest = Max("responses__completed_at")
     return list(
-        Client.objects.annotate(newest=newest)
+        Client.objects.annotate(newest=newest, latest=latest)
         .filter(newest__isnull=False)
         .filter(Q(clinic_summary__isnull=True) | Q(newest__gt=F("clinic_summary__through_response")))
         .order_by("pk")
-        .values_list("pk", flat=True)
+        .values_list("pk", "latest")
     )
+
+
+def _failed_since(client_id: int, since: object) -> bool:
+    """Whether an evaluation of the client failed after its newest answers (its traceback is in the task
+    row and the worker's log); the sweep does not retry it until new answers arrive."""
+    from django_tasks_db.models import DBTaskResult
+
+    return DBTaskResult.objects.filter(
+        task_path=compute_alerts.module_path,
+        status="FAILED",
+        args_kwargs__args__0=client_id,
+        finished_at__gte=since,
+    ).exists()
 
 
 def queue_stale_evaluations() -> int:
@@ -53,9 +71,10 @@ def queue_stale_evaluations() -> int:
     ``lacrima worker`` runs this every few seconds (``--sweep``), so a check-in's alerts follow within that
     interval without the check-in itself writing a task (benchmarks/bench_checkins.py: the task insert was
     a quarter of a check-in's server time). Several workers may sweep at once: a second task for a client
-    only evaluates it twice, and alerts are stored by key.
+    only evaluates it twice, and alerts are stored by key. A client whose evaluation failed after its
+    newest answers waits for new answers (or the caseload page) instead of failing every few seconds.
     """
-    return sum(enqueue_evaluation(pk) for pk in stale_clients())
+    return sum(enqueue_evaluation(pk) for pk, latest in _stale() if not _failed_since(pk, latest))
 
 
 # When a study's expected-recovery trajectory is refitted: it has none yet, its archive of measured clients
