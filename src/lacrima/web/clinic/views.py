@@ -26,7 +26,7 @@ from lacrima.web.audit.log import record
 from lacrima.web.clinic import charts
 from lacrima.web.clinic.forms import AcknowledgeForm, AssignTherapistForm, NoteForm, SessionDateForm
 from lacrima.web.clinic.models import Alert, AlertNote, BatteryRun, ClientSummary, SessionDate
-from lacrima.web.clinic.tasks import compute_alerts, enqueue_evaluation, run_battery
+from lacrima.web.clinic.tasks import enqueue_evaluation, run_battery
 from lacrima.web.participate.models import Response
 from lacrima.web.security import allow_inline_styles
 
@@ -142,14 +142,8 @@ def alert_acknowledge(request: HttpRequest, alert_id: int) -> HttpResponse:
             record(request, "update", alert, action_detail="acknowledge", kind=alert.kind, key=alert.key)
             messages.success(request, _("Alert acknowledged; it stays in the alert history."))
         elif form.cleaned_data["note"]:
-            AlertNote.objects.create(
-                alert=alert,
-                by=request.user,
-                by_label=request.user.get_username(),
-                text=form.cleaned_data["note"],
-            )
-            record(request, "update", alert, action_detail="note", kind=alert.kind, key=alert.key)
-    compute_alerts.enqueue(alert.client_id)  # the caseload's badges follow
+            _add_note(request, alert, form.cleaned_data["note"])
+    enqueue_evaluation(alert.client_id)  # the caseload's badges follow
     return _back_to_client(alert)
 
 
@@ -166,11 +160,14 @@ def alert_note(request: HttpRequest, alert_id: int) -> HttpResponse:
             status=422,
         )
     with transaction.atomic():
-        AlertNote.objects.create(
-            alert=alert, by=request.user, by_label=request.user.get_username(), text=form.cleaned_data["text"]
-        )
-        record(request, "update", alert, action_detail="note", kind=alert.kind, key=alert.key)
+        _add_note(request, alert, form.cleaned_data["text"])
     return _back_to_client(alert)
+
+
+def _add_note(request: HttpRequest, alert: Alert, text: str) -> None:
+    """Append a note to an alert (notes are never edited or deleted), audit-logged."""
+    AlertNote.objects.create(alert=alert, by=request.user, by_label=request.user.get_username(), text=text)
+    record(request, "update", alert, action_detail="note", kind=alert.kind, key=alert.key)
 
 
 @login_required
@@ -201,7 +198,7 @@ def session_date(request: HttpRequest, slug: str, code: str) -> HttpResponse:
             by=request.user,
         )
         record(request, "update", fix, study_id=study.pk, session=fix.session, date=fix.date.isoformat())
-    compute_alerts.enqueue(client.pk)
+    enqueue_evaluation(client.pk)
     return redirect(f"{url}#sessions")
 
 
@@ -229,7 +226,7 @@ def assign_therapist(request: HttpRequest, slug: str, code: str) -> HttpResponse
             before=before,
             after=therapist.username,
         )
-    compute_alerts.enqueue(client.pk)  # the new therapist's caseload row
+    enqueue_evaluation(client.pk)  # the new therapist's caseload row
     return redirect(url)
 
 
