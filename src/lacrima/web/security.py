@@ -30,6 +30,8 @@ from django.shortcuts import redirect
 from django.utils.cache import add_never_cache_headers
 from django.utils.http import urlencode
 
+from lacrima.web import prepared
+
 Handler = Callable[[HttpRequest], HttpResponseBase]
 
 POLICY: dict[str, str] = {
@@ -99,18 +101,18 @@ def _digest(token: str) -> str:
 def hit(counters: list[tuple[str, int, int]], now: float | None = None) -> int | None:
     """Count one request against each ``(key, limit, window)``; seconds to wait if any is over, else None.
 
-    One statement for all counters (an atomic upsert, PostgreSQL and SQLite alike).
+    One statement for all counters (an atomic upsert, PostgreSQL and SQLite alike; prepared on
+    PostgreSQL, :mod:`lacrima.web.prepared`).
     """
     now = time.time() if now is None else now
     params: list[Any] = []
     for key, _, window in counters:
         params += [key, int(now // window * window)]
     rows = ", ".join(["(%s, %s, 1)"] * len(counters))
-    with connection.cursor() as cur:
-        cur.execute(_UPSERT.format(rows=rows), params)
-        counts = {k: (c, s) for k, c, s in cur.fetchall()}
-        if counts[counters[0][0]][0] == 1:
-            # the first counter's window just rolled over: forget counters idle for a day
+    counts = {k: (c, s) for k, c, s in prepared.fetch(_UPSERT.format(rows=rows), params)}
+    if counts[counters[0][0]][0] == 1:
+        # the first counter's window just rolled over: forget counters idle for a day
+        with connection.cursor() as cur:
             cur.execute("DELETE FROM accounts_ratebucket WHERE window_start < %s", [int(now) - 86400])
     wait = None
     for key, limit, window in counters:

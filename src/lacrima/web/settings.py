@@ -46,7 +46,11 @@ def database_from_url(url: str) -> dict[str, object]:
     """A Django DATABASES entry from a ``postgresql://`` or ``sqlite:///`` URL."""
     parsed = urlparse(url)
     if parsed.scheme in ("postgres", "postgresql", "pgsql"):
-        options = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+        options: dict[str, object] = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+        # Prepared statements for the statements lacrima.web.prepared runs on every check-in (Django's own
+        # queries bind on the client and are never prepared). LACRIMA_PG_PREPARED=0 turns them off for a
+        # connection pooler that cannot keep them (PgBouncer before 1.21 in transaction mode).
+        options["prepare_threshold"] = None if os.environ.get("LACRIMA_PG_PREPARED", "1") == "0" else 5
         return {
             "ENGINE": "django.db.backends.postgresql",
             "NAME": unquote(parsed.path.lstrip("/")) or "postgres",

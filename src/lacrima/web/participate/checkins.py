@@ -29,9 +29,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from django.db import IntegrityError, connection, models, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, models, transaction
 from django.utils import timezone
 
+from lacrima.web import prepared
 from lacrima.web.audit.models import AuditEvent
 from lacrima.web.participate.models import Consent, Response
 from lacrima.web.studies import schedule as plan
@@ -69,6 +70,8 @@ _AUDIT_FIELDS = (
     "detail",
     "ip",
 )
+# what the one-statement audit insert binds (PostgreSQL: the object id comes from the inserted row)
+_AUDIT_SET = tuple(f for f in _AUDIT_FIELDS if f != "object_id")
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,7 @@ def _statements(vendor: str) -> _Statements:
         f"AND NOT (i.{i('single_use')} AND i.{i('used_at')} IS NOT NULL) AND c.{c('withdrawn_at')} IS NULL"
     )
     columns = ", ".join([*(r(f) for f in _RESPONSE_FIELDS), r("session")])
-    values = ", ".join(["%s"] * len(_RESPONSE_FIELDS))
+    values = ", ".join(_param(Response, f, vendor) for f in _RESPONSE_FIELDS)
     next_session = (
         f"COALESCE((SELECT MAX(x.{r('session')}) FROM {resp} x WHERE x.{r('client')} = %s "
         f"AND x.{r('kind')} = %s AND x.{r('completed_at')} IS NOT NULL), 0) + 1"
@@ -155,7 +158,7 @@ def _statements(vendor: str) -> _Statements:
             elif f == "detail":
                 values_a.append(f"jsonb_build_object('session', ins.{r('session')}, 'via', CAST(%s AS text))")
             else:
-                values_a.append("%s")
+                values_a.append(_param(AuditEvent, f, vendor))
         combined = (
             f"WITH ins AS ({insert}), aud AS (INSERT INTO {_table(AuditEvent)} "
             f"({', '.join(a(f) for f in _AUDIT_FIELDS)}) SELECT {', '.join(values_a)} FROM ins) "
@@ -164,9 +167,31 @@ def _statements(vendor: str) -> _Statements:
     return _Statements(link, insert, audit, combined)
 
 
-def _prep(model: type[models.Model], name: str, value: Any) -> Any:
-    """A value as the model field would send it to this database."""
-    return model._meta.get_field(name).get_db_prep_value(value, connection)
+def _param(model: type[models.Model], name: str, vendor: str) -> str:
+    """A placeholder for a value of this field; on PostgreSQL cast to the column's type.
+
+    An ``INSERT ... SELECT`` takes the types of its values from the ``SELECT`` list, where a parameter
+    bound on the server (:mod:`lacrima.web.prepared`) has none of its own: the cast gives it the column's.
+    """
+    if vendor != "postgresql":
+        return "%s"
+    return f"CAST(%s AS {model._meta.get_field(name).db_type(connection)})"
+
+
+_FIELDS: dict[tuple[type[models.Model], tuple[str, ...]], tuple[Any, ...]] = {}
+
+
+def _fields(model: type[models.Model], names: tuple[str, ...]) -> tuple[Any, ...]:
+    got = _FIELDS.get((model, names))
+    if got is None:
+        got = _FIELDS[(model, names)] = tuple(model._meta.get_field(n) for n in names)
+    return got
+
+
+def _prep_all(model: type[models.Model], names: tuple[str, ...], values: Mapping[str, Any]) -> list[Any]:
+    """Values as their model fields would send them to this database (one lookup of the connection)."""
+    conn = connections[DEFAULT_DB_ALIAS]
+    return [f.get_db_prep_value(values[f.name], conn) for f in _fields(model, names)]
 
 
 def _json(model: type[models.Model], name: str, value: Any) -> Any:
@@ -177,12 +202,11 @@ def _json(model: type[models.Model], name: str, value: Any) -> Any:
 
 
 def _link_row(token_hash: str) -> CheckinLink | None:
-    now = _prep(Invitation, "expires_at", timezone.now())
-    with connection.cursor() as cur:
-        cur.execute(_statements(connection.vendor).link, [token_hash, Invitation.Kind.CHECKIN, now])
-        row = cur.fetchone()
-    if row is None:
+    (now,) = _prep_all(Invitation, ("expires_at",), {"expires_at": timezone.now()})
+    rows = prepared.fetch(_statements(connection.vendor).link, [token_hash, Invitation.Kind.CHECKIN, now])
+    if not rows:
         return None
+    row = rows[0]
     instruments = _json(Study, "checkin_instruments", row[6]) or []
     schedule = _json(Study, "schedule", row[7]) or {}
     return CheckinLink(
@@ -257,7 +281,7 @@ def save_checkin(
             "completed_at": now,
             "idempotency_key": key,
         }
-        params = [_prep(Response, f, given[f]) for f in _RESPONSE_FIELDS]
+        params = _prep_all(Response, _RESPONSE_FIELDS, given)
         params += [link.client_id, Response.Kind.CHECKIN]
         event: dict[str, Any] = {
             "at": now,
@@ -269,14 +293,10 @@ def save_checkin(
             "ip": ip,
         }
         if sql.insert_with_audit is not None:
-            audit = [
-                via if f == "detail" else _prep(AuditEvent, f, event[f])
-                for f in _AUDIT_FIELDS
-                if f != "object_id"
-            ]
-            with connection.cursor() as cur:
-                cur.execute(sql.insert_with_audit, params + audit)
-                row = cur.fetchone()
+            audit = _prep_all(AuditEvent, _AUDIT_SET, {**event, "detail": None})
+            audit[_AUDIT_SET.index("detail")] = via
+            rows = prepared.fetch(sql.insert_with_audit, params + audit)
+            row = rows[0] if rows else None
         else:
             with transaction.atomic(), connection.cursor() as cur:
                 cur.execute(sql.insert, params)
@@ -284,7 +304,7 @@ def save_checkin(
                 if row is not None:
                     event["object_id"] = str(row[0])
                     event["detail"] = {"session": int(row[1]), "via": via}
-                    cur.execute(sql.audit, [_prep(AuditEvent, f, event[f]) for f in _AUDIT_FIELDS])
+                    cur.execute(sql.audit, _prep_all(AuditEvent, _AUDIT_FIELDS, event))
         if row is not None:
             response_id, session = int(row[0]), int(row[1])
             _schedule_measures(link, session, language)
