@@ -122,3 +122,36 @@ def test_it_writes_one_audit_event_per_stored_checkin(world, checkin_token) -> N
     events = AuditEvent.objects.filter(action="submit", object_type="participate.response")
     assert sorted(int(e.object_id) for e in events) == sorted(stored)
     assert all(e.actor_label == "participant:C001" and e.detail["via"] == "api" for e in events)
+
+
+def test_the_checkin_statements_are_prepared_on_postgresql_and_store_typed_values(
+    world, checkin_token
+) -> None:
+    """On PostgreSQL the three per-check-in statements are prepared once per connection
+    (lacrima.web.prepared); the server-bound values reach their columns with their types."""
+    from django.db import connection
+
+    from lacrima.web.audit.models import AuditEvent
+
+    for key in ("prepared-key-1", "prepared-key-2"):
+        assert _post(checkin_token, {"idempotency_key": key, "answers": GOOD})[0] == 201
+    event = AuditEvent.objects.filter(action="submit").latest("pk")
+    assert event.ip == "127.0.0.1" and event.detail == {"session": 2, "via": "api"}
+    stored = Response.objects.get(idempotency_key="prepared-key-2")
+    assert stored.answers["chk_05"] == 6 and stored.instruments == ["session_checkin"]
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cur:
+        cur.execute("SELECT statement FROM pg_prepared_statements")
+        statements = [row[0] for row in cur.fetchall()]
+    assert any(s.startswith("INSERT INTO accounts_ratebucket") for s in statements)
+    assert any(s.startswith("WITH ins AS (INSERT INTO") for s in statements)
+    assert sum("participate_response" not in s and "token_hash" in s for s in statements) == 1
+
+
+def test_prepared_statements_can_be_turned_off_for_a_pooler(monkeypatch) -> None:
+    from lacrima.web.settings import database_from_url
+
+    assert database_from_url("postgresql://u@db/x")["OPTIONS"] == {"prepare_threshold": 5}
+    monkeypatch.setenv("LACRIMA_PG_PREPARED", "0")
+    assert database_from_url("postgresql://u@db/x")["OPTIONS"] == {"prepare_threshold": None}
