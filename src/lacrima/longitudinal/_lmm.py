@@ -269,7 +269,13 @@ class _Cross:
                 vals.append(ca.data[rep_a] * cb.data[idx_b])
         if keys:
             key = np.concatenate(keys)
-            uniq, inv = np.unique(key, return_inverse=True)
+            # The distinct entries by a lookup table over the zr x zr positions (a sort of the millions
+            # of pairs of a crossed design took seconds).
+            seen = np.zeros(zr * zr, dtype=bool)
+            seen[key] = True
+            uniq = np.flatnonzero(seen)
+            slot = np.cumsum(seen, dtype=np.int64) - 1
+            inv = slot[key]
             self._zz_map = sp.csr_matrix(
                 (np.concatenate(vals), (inv, np.concatenate(wcol))), shape=(len(uniq), n1 * q1 * q1)
             )
