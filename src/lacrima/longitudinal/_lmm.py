@@ -29,14 +29,13 @@ Nested designs (clients within therapists) and crossed ones with a second factor
 therefore cost O(levels of the first term) + O(m^3) per evaluation, not O(rows). When m is too large for a
 dense matrix the same Omega is factored as a sparse matrix (:func:`_sparse_eval`), slower but general.
 
-The optimiser is L-BFGS-B on theta with central-difference gradients (an evaluation is cheap), started
-at lme4's theta (identity factors) and iterated to a projected gradient of 1e-9 relative; the result
-matches lme4's bobyqa to its own precision (about 1e-7). Satterthwaite degrees of freedom follow
-lmerTest (Kuznetsova et al. 2017): the variance parameters are (theta, sigma); A = 2 H^-1 with H the
-Hessian of the *unprofiled* deviance ``ldL2 + [ldRX2] + nu log(2 pi sigma^2) + pwrss / sigma^2``
-(nu = n - p for REML, n for ML); for each coefficient, with g the gradient of ``vcov(beta)_ii`` in the
-variance parameters, ``df = 2 vcov_ii^2 / (g' A g)``. Derivatives are Richardson-extrapolated central
-differences.
+The optimiser (:mod:`._lmm_optimise`) is a scaled quasi-Newton search from a moment start, then Newton
+steps on a finite-difference stencil, started and stopped as there described; the result matches lme4's
+bobyqa to its own precision (about 1e-7) and lme4's optimum found by Newton steps to 1e-9. Satterthwaite
+degrees of freedom follow lmerTest (Kuznetsova et al. 2017): the variance parameters are (theta, sigma);
+A = 2 H^-1 with H the Hessian of the *unprofiled* deviance ``ldL2 + [ldRX2] + nu log(2 pi sigma^2) +
+pwrss / sigma^2`` (nu = n - p for REML, n for ML); for each coefficient, with g the gradient of
+``vcov(beta)_ii`` in the variance parameters, ``df = 2 vcov_ii^2 / (g' A g)``, from the same stencil.
 """
 
 from __future__ import annotations
@@ -52,7 +51,7 @@ import scipy.sparse as sp
 from scipy.linalg.lapack import dpotrf as _potrf
 from threadpoolctl import threadpool_limits
 
-from lacrima.longitudinal._lmm_optimise import optimise, satterthwaite
+from lacrima.longitudinal._lmm_optimise import moment_start, optimise, satterthwaite
 from lacrima.longitudinal._lmm_sparse import SparseCross, centred, profiled_deviance
 from lacrima.longitudinal._structure import (
     Block,
@@ -562,7 +561,7 @@ def fit_lmm(y: np.ndarray, x: np.ndarray, blocks: Sequence[Block], reml: bool) -
     # synchronisation (measured on 2 shared cores: 3x the CPU time at m = 204, 5x the wall time at
     # m = 1,145, InstEval's dense block).
     with threadpool_limits(1):
-        return _fit(cross, blocks, reml)
+        return _fit(cross, blocks, reml, moment_start(y, x, blocks))
 
 
 def _nested_scalar(blocks: list[Block]) -> bool:
@@ -575,8 +574,8 @@ def _nested_scalar(blocks: list[Block]) -> bool:
     return len(pairs) == first.n_levels
 
 
-def _fit(cross: _Cross | SparseCross, blocks: list[Block], reml: bool) -> LmmFit:
-    theta, converged, message, stencil = optimise(cross, reml)
+def _fit(cross: _Cross | SparseCross, blocks: list[Block], reml: bool, start: np.ndarray | None) -> LmmFit:
+    theta, converged, message, stencil = optimise(cross, reml, start)
     # The evaluation type belongs to the evaluator (blocked or sparse).
     ev: Any = cross.evaluate(theta)
     if ev is None:
