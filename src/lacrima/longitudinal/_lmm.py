@@ -31,7 +31,8 @@ dense matrix the same Omega is factored as a sparse matrix (:func:`_sparse_eval`
 
 The optimiser (:mod:`._lmm_optimise`) is a scaled quasi-Newton search from a moment start, then Newton
 steps on a finite-difference stencil, started and stopped as there described; the result matches lme4's
-bobyqa to its own precision (about 1e-7) and lme4's optimum found by Newton steps to 1e-9. Satterthwaite
+bobyqa to its own precision (about 1e-7) and the golden values (lme4 iterated to a zero gradient) to the
+1e-6 the tests ask. Satterthwaite
 degrees of freedom follow lmerTest (Kuznetsova et al. 2017): the variance parameters are (theta, sigma);
 A = 2 H^-1 with H the Hessian of the *unprofiled* deviance ``ldL2 + [ldRX2] + nu log(2 pi sigma^2) +
 pwrss / sigma^2`` (nu = n - p for REML, n for ML); for each coefficient, with g the gradient of

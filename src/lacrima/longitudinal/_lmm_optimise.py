@@ -376,6 +376,7 @@ def _newton_polish(
         return x, True, Stencil(cross, x, every)
     # After a converged search theta is near the optimum: five-point stencils from the first step.
     last_step = 0.0 if searched else math.inf
+    ridge = False
     for _ in range(12):
         # Three-point gradients while far from the optimum, five-point ones (and the stencil the
         # Satterthwaite df need) once the steps are small.
@@ -385,12 +386,17 @@ def _newton_polish(
             chol = np.linalg.cholesky(h)
             newton = True
         except np.linalg.LinAlgError:
-            # Far from the optimum: a Levenberg shift makes the step a descent direction.
+            # Far from the optimum: a Levenberg shift makes the step a descent direction. On a ridge
+            # (two variances the data cannot tell apart, e.g. one client per therapist) the smallest
+            # eigenvalue is zero to rounding: the shifted factor then judges the gradient, as lme4 does
+            # not distinguish such a flat optimum from a regular one either.
             newton = False
-            shift = abs(float(np.min(np.linalg.eigvalsh(h)))) + 1e-3 * float(np.max(np.abs(np.diag(h))))
+            eig = np.linalg.eigvalsh(h)
+            ridge = bool(eig[0] > -1e-6 * max(float(eig[-1]), 0.0))
+            shift = abs(float(eig[0])) + 1e-3 * float(np.max(np.abs(np.diag(h))))
             chol = np.linalg.cholesky(h + shift * np.eye(len(free)))
         scaled = sla.solve_triangular(chol, g, lower=True, check_finite=False)
-        scaled_max = float(np.max(np.abs(scaled))) if newton else math.inf
+        scaled_max = float(np.max(np.abs(scaled))) if newton or ridge else math.inf
         step = -sla.solve_triangular(chol.T, scaled, lower=False, check_finite=False)
         f0 = dev(x)
         for _halving in range(10):
@@ -405,7 +411,7 @@ def _newton_polish(
         last_step = float(np.max(np.abs(step) / np.maximum(np.abs(x[free]), 0.1)))
         # Newton converges quadratically: after a step this small the next is at rounding level, and the
         # stencil just taken is at the optimum to that precision.
-        if newton and stencil.five_point and last_step < _FINAL_STEP:
+        if (newton or ridge) and stencil.five_point and last_step < _FINAL_STEP:
             break
     if stencil is None or not stencil.five_point:
         stencil = Stencil(cross, x, every)
