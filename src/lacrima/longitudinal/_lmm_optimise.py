@@ -66,7 +66,7 @@ class _Cross(Protocol):
 __all__ = ["Stencil", "optimise", "satterthwaite"]
 
 # The search's stopping rule: largest projected gradient in the scaled coordinates.
-_SEARCH_GTOL = 1e-4
+_SEARCH_GTOL = 2e-5
 # A Newton step this small (relative) after a five-point stencil ends the polish.
 _FINAL_STEP = 1e-6
 
