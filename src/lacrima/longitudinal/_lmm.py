@@ -29,14 +29,14 @@ Nested designs (clients within therapists) and crossed ones with a second factor
 therefore cost O(levels of the first term) + O(m^3) per evaluation, not O(rows). When m is too large for a
 dense matrix the same Omega is factored as a sparse matrix (:func:`_sparse_eval`), slower but general.
 
-The optimiser is L-BFGS-B on theta with central-difference gradients (an evaluation is cheap), started
-at lme4's theta (identity factors) and iterated to a projected gradient of 1e-9 relative; the result
-matches lme4's bobyqa to its own precision (about 1e-7). Satterthwaite degrees of freedom follow
-lmerTest (Kuznetsova et al. 2017): the variance parameters are (theta, sigma); A = 2 H^-1 with H the
-Hessian of the *unprofiled* deviance ``ldL2 + [ldRX2] + nu log(2 pi sigma^2) + pwrss / sigma^2``
-(nu = n - p for REML, n for ML); for each coefficient, with g the gradient of ``vcov(beta)_ii`` in the
-variance parameters, ``df = 2 vcov_ii^2 / (g' A g)``. Derivatives are Richardson-extrapolated central
-differences.
+The optimiser (:mod:`._lmm_optimise`) is a scaled quasi-Newton search from a moment start, then Newton
+steps on a finite-difference stencil, started and stopped as there described; the result matches lme4's
+bobyqa to its own precision (about 1e-7) and the golden values (lme4 iterated to a zero gradient) to the
+1e-6 the tests ask. Satterthwaite
+degrees of freedom follow lmerTest (Kuznetsova et al. 2017): the variance parameters are (theta, sigma);
+A = 2 H^-1 with H the Hessian of the *unprofiled* deviance ``ldL2 + [ldRX2] + nu log(2 pi sigma^2) +
+pwrss / sigma^2`` (nu = n - p for REML, n for ML); for each coefficient, with g the gradient of
+``vcov(beta)_ii`` in the variance parameters, ``df = 2 vcov_ii^2 / (g' A g)``, from the same stencil.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ import scipy.sparse as sp
 from scipy.linalg.lapack import dpotrf as _potrf
 from threadpoolctl import threadpool_limits
 
-from lacrima.longitudinal._lmm_optimise import optimise, satterthwaite
+from lacrima.longitudinal._lmm_optimise import moment_start, optimise, satterthwaite
 from lacrima.longitudinal._lmm_sparse import SparseCross, centred, profiled_deviance
 from lacrima.longitudinal._structure import (
     Block,
@@ -213,6 +213,7 @@ class _Cross:
             for b in range(a, q1):
                 d0[a, b] = d0[b, a] = np.bincount(codes, z1[:, a] * z1[:, b], minlength=n1)
         self.d0 = d0  # (q1, q1, L1): Z1'Z1 per level
+        self._t00, self._t01, self._t11 = (d0[0, 0], d0[0, 1], d0[1, 1]) if q1 == 2 else (d0[0, 0],) * 3
         # cx[a]: (L1, p + 1) sums of z1[:, a] * [X y] per level.
         ncol = xy.shape[1]
         self.cx = [
@@ -269,7 +270,13 @@ class _Cross:
                 vals.append(ca.data[rep_a] * cb.data[idx_b])
         if keys:
             key = np.concatenate(keys)
-            uniq, inv = np.unique(key, return_inverse=True)
+            # The distinct entries by a lookup table over the zr x zr positions (a sort of the millions
+            # of pairs of a crossed design took seconds).
+            seen = np.zeros(zr * zr, dtype=bool)
+            seen[key] = True
+            uniq = np.flatnonzero(seen)
+            slot = np.cumsum(seen, dtype=np.int64) - 1
+            inv = slot[key]
             self._zz_map = sp.csr_matrix(
                 (np.concatenate(vals), (inv, np.concatenate(wcol))), shape=(len(uniq), n1 * q1 * q1)
             )
@@ -280,34 +287,6 @@ class _Cross:
             self._zz_map = sp.csr_matrix((0, n1 * q1 * q1))
             self._zz_flat = np.zeros(0, dtype=np.int64)
         self._lam_diag = bool(np.all(self._lam_rows == self._lam_cols))
-        # The same for C_x'WC_x ((p+1)^2 x q1^2 L1, dense) and C_z'WC_x (sparse).
-        pc = self.p + 1
-        self._xx_map = np.concatenate(
-            [
-                (self.cx[a][:, :, None] * self.cx[b][:, None, :]).reshape(n1, pc * pc).T
-                for a in range(q1)
-                for b in range(q1)
-            ],
-            axis=1,
-        )
-        rows_zx: list[np.ndarray] = []
-        cols_zx: list[np.ndarray] = []
-        vals_zx: list[np.ndarray] = []
-        for a in range(q1):
-            ca = sp.coo_matrix(self.cz[a])
-            for b in range(q1):
-                for c in range(pc):
-                    rows_zx.append(ca.col.astype(np.int64) * pc + c)
-                    cols_zx.append((a * q1 + b) * n1 + ca.row)
-                    vals_zx.append(ca.data * self.cx[b][ca.row, c])
-        self._zx_map = (
-            sp.csr_matrix(
-                (np.concatenate(vals_zx), (np.concatenate(rows_zx), np.concatenate(cols_zx))),
-                shape=(zr * pc, n1 * q1 * q1),
-            )
-            if zr
-            else None
-        )
         # Nested scalar rest terms: A_zz and C_z'WC_z are both diagonal.
         azz = self.a_rest[:zr, :zr]
         rows_zz = self._zz_flat // self.m
@@ -371,6 +350,8 @@ class _Cross:
         """Lambda1; D_l^-1 as (L1, q1, q1) and W_l = Lambda1 D_l^-1 Lambda1' as (q1, q1, L1); sum log|D_l|."""
         lam1 = np.zeros((self.q1, self.q1))
         lam1[self._tri1] = theta[: self.nt1]
+        if self.q1 == 2:
+            return self._first_2(lam1)
         dmat = _sandwich(lam1.T, self.d0, lam1)
         for i in range(self.q1):
             dmat[i, i] += 1.0
@@ -381,6 +362,32 @@ class _Cross:
         w = _sandwich(lam1, dinv, lam1.T)
         return lam1, np.moveaxis(dinv, 2, 0), w, float(np.sum(logdet))
 
+    def _first_2(self, lam1: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float] | None:
+        """_first for a random intercept and slope, written out. With Lambda1 = [[a, 0], [b, c]] and
+        T = Z1'Z1 of a level, D = Lambda1'T Lambda1 + I has entries
+        D00 = a^2 t00 + 2ab t01 + b^2 t11 + 1, D01 = c (a t01 + b t11), D11 = c^2 t11 + 1; with
+        D^-1 = [[i00, i01], [i01, i11]], W = Lambda1 D^-1 Lambda1' has W00 = a^2 i00,
+        W01 = a (b i00 + c i01), W11 = b^2 i00 + 2bc i01 + c^2 i11."""
+        a, b, c = float(lam1[0, 0]), float(lam1[1, 0]), float(lam1[1, 1])
+        t00, t01, t11 = self._t00, self._t01, self._t11
+        d00 = (a * a) * t00 + (2.0 * a * b) * t01 + (b * b) * t11 + 1.0
+        d01 = c * (a * t01 + b * t11)
+        d11 = (c * c) * t11 + 1.0
+        det = d00 * d11 - d01 * d01
+        if not (np.all(det > 0.0) and np.all(d00 > 0.0)):
+            return None
+        rdet = 1.0 / det
+        i00, i01, i11 = d11 * rdet, -d01 * rdet, d00 * rdet
+        dinv = np.empty((2, 2, self.n1))
+        dinv[0, 0] = i00
+        dinv[0, 1] = dinv[1, 0] = i01
+        dinv[1, 1] = i11
+        w = np.empty((2, 2, self.n1))
+        w[0, 0] = (a * a) * i00
+        w[0, 1] = w[1, 0] = a * (b * i00 + c * i01)
+        w[1, 1] = (b * b) * i00 + (2.0 * b * c) * i01 + (c * c) * i11
+        return lam1, np.moveaxis(dinv, 2, 0), w, float(np.sum(np.log(det)))
+
     def evaluate(self, theta: np.ndarray) -> _Eval | None:
         """The blocked Cholesky factorisation at theta, or None if Omega is not positive definite."""
         self.evaluations += 1
@@ -390,8 +397,12 @@ class _Cross:
         _, dinv, w, ld1 = got
         zr, p = self.zr, self.p
         wflat = w.reshape(-1)
-        gxx = self.a_rest[zr:, zr:] - (self._xx_map @ wflat).reshape(p + 1, p + 1)
-        gzx = self.a_rest[:zr, zr:] - (self._zx_map @ wflat).reshape(zr, p + 1) if zr else None
+        # V_a = sum_b diag(W_ab) C_x,b per component a; then C_x'WC_x = sum_a C_x,a' V_a and
+        # C_z'WC_x = sum_a C_z,a' V_a: O(L1 q1^2 (p + 1)) work on the per-level sums.
+        cx = self.cx
+        vs = [sum(w[a, b][:, None] * cx[b] for b in range(self.q1)) for a in range(self.q1)]
+        gxx = self.a_rest[zr:, zr:] - sum(cx[a].T @ vs[a] for a in range(self.q1))
+        gzx = self.a_rest[:zr, zr:] - sum(self._cz_t[a] @ vs[a] for a in range(self.q1)) if zr else None
         if self._zz_diag:
             return self._evaluate_diagonal(theta, dinv, w, gzx, gxx, ld1)
         g = self.a_rest.copy()
@@ -556,7 +567,7 @@ def fit_lmm(y: np.ndarray, x: np.ndarray, blocks: Sequence[Block], reml: bool) -
     # synchronisation (measured on 2 shared cores: 3x the CPU time at m = 204, 5x the wall time at
     # m = 1,145, InstEval's dense block).
     with threadpool_limits(1):
-        return _fit(cross, blocks, reml)
+        return _fit(cross, blocks, reml, moment_start(y, x, blocks))
 
 
 def _nested_scalar(blocks: list[Block]) -> bool:
@@ -569,8 +580,8 @@ def _nested_scalar(blocks: list[Block]) -> bool:
     return len(pairs) == first.n_levels
 
 
-def _fit(cross: _Cross | SparseCross, blocks: list[Block], reml: bool) -> LmmFit:
-    theta, converged, message, stencil = optimise(cross, reml)
+def _fit(cross: _Cross | SparseCross, blocks: list[Block], reml: bool, start: np.ndarray | None) -> LmmFit:
+    theta, converged, message, stencil = optimise(cross, reml, start)
     # The evaluation type belongs to the evaluator (blocked or sparse).
     ev: Any = cross.evaluate(theta)
     if ev is None:

@@ -2,8 +2,13 @@
 
 The profiled deviance d(theta) of :mod:`._lmm` is minimised in three steps:
 
-1. L-BFGS-B on theta (diagonal entries of each factor >= 0) from lme4's start, with forward-difference
-   gradients: a cheap search to the neighbourhood of the optimum;
+1. a quasi-Newton search (BFGS with forward-difference gradients, bounds by projection) from the better of
+   lme4's start and a moment estimate (:func:`moment_start`), in coordinates scaled so that the curvature
+   of d is of one order in each: theta_k,ij times sqrt(L_k mean(z_i^2)), as each of the L_k levels of
+   term k adds about mean(z_i^2) to the curvature in the entries of row i of its factor. Unscaled, the
+   therapist entry (200 levels) and the client slope entries (10,000 levels times sessions^2) differ
+   in curvature by a factor of 600 and a gradient method zigzags for hundreds of evaluations. The
+   gradient is taken only at accepted points (Armijo backtracking needs none at a trial point);
 2. lme4's ``restart_edge``: a diagonal entry that ended on its bound 0 is moved off it (1e-3, 1e-2, 0.1)
    and the search restarted if the deviance is lower there (at theta_i = 0 the deviance is even in
    theta_i, so a gradient method can stall on a saddle);
@@ -11,7 +16,9 @@ The profiled deviance d(theta) of :mod:`._lmm` is minimised in three steps:
    gradient on a stencil of step h_i = 1e-3 max(|theta_i|, 0.1) (error O(h^4) in the gradient: rounding in
    the deviance, ~1e-15 relative with centred data, moves the slope by less than 1e-8). Convergence is
    lme4's criterion: the gradient scaled by the Hessian's Cholesky factor below 2e-3, coordinates on the
-   bound with an outward gradient.
+   bound with an outward gradient. After a converged search the first stencil is already five-point,
+   and a Newton step below 1e-6 (relative) ends the polish: the step's error is quadratic in it, and the
+   stencil it came from sits within 1e-6 of the optimum, close enough for the df below.
 
 Satterthwaite df (lmerTest; Kuznetsova, Brockhoff & Christensen 2017) use the variance parameters
 (theta, sigma) and the *unprofiled* deviance
@@ -58,9 +65,10 @@ class _Cross(Protocol):
 
 __all__ = ["Stencil", "optimise", "satterthwaite"]
 
-# Iterations of the L-BFGS-B search before the Newton steps (the search is cheap per iteration but slow
-# to converge on badly scaled theta; Newton with a stencil costs 2k^2 + 4k + 1 evaluations a step).
-_SEARCH_ITERATIONS = 1
+# The search's stopping rule: largest projected gradient in the scaled coordinates.
+_SEARCH_GTOL = 2e-5
+# A Newton step this small (relative) after a five-point stencil ends the polish.
+_FINAL_STEP = 1e-6
 
 
 @dataclass(frozen=True)
@@ -146,16 +154,121 @@ class Stencil:
         return out
 
 
-def _fd_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, lower: np.ndarray) -> np.ndarray:
-    """Forward differences (one-sided towards the interior) for the optimiser's search."""
-    g = np.empty_like(x)
-    f0 = f(x)
-    for i in range(len(x)):
-        h = 1e-7 * max(abs(x[i]), 0.1)
-        up = x.copy()
-        up[i] += h
-        g[i] = (f(up) - f0) / h
-    return g
+def theta_scales(blocks: list[Block]) -> np.ndarray:
+    """Per theta entry (row i of term k's factor), sqrt(L_k mean(z_i^2)): the search's coordinate scale."""
+    out: list[np.ndarray] = []
+    for b in blocks:
+        rows, _ = np.triu_indices(b.q)[::-1]
+        ms = np.mean(np.asarray(b.z, dtype=float) ** 2, axis=0) if b.z.shape[0] else np.ones(b.q)
+        out.append(np.sqrt(b.n_levels * np.maximum(ms[rows], 1e-12)))
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+def moment_start(y: np.ndarray, x: np.ndarray, blocks: list[Block]) -> np.ndarray | None:
+    """theta from per-level least squares on the OLS residuals, term by term: for level l of term k with
+    b_l = (Z_l'Z_l)^-1 Z_l' r, E[b_l b_l'] ~ Sigma_k + sigma^2 (Z_l'Z_l)^-1, so Sigma_k is estimated by the
+    mean of b_l b_l' less sigma^2 times the mean of (Z_l'Z_l)^-1 (the other terms' effects ignored: a
+    start, not an estimate). Eigenvalues are floored at 1% of the largest and theta is the Cholesky factor
+    of Sigma_k / sigma^2 in lme4's order. None when the data do not allow it (no level with a regular
+    Z_l'Z_l, no residual variance)."""
+    beta, *_ = np.linalg.lstsq(x, y, rcond=None)
+    r = y - x @ beta
+    dof = len(y) - x.shape[1]
+    s2 = float(r @ r) / dof if dof > 0 else 0.0
+    if not s2 > 0.0:
+        return None
+    out: list[np.ndarray] = []
+    for b in blocks:
+        q, nl = b.q, b.n_levels
+        codes = np.asarray(b.codes, dtype=np.int64)
+        z = np.asarray(b.z, dtype=float)
+        zz = np.empty((nl, q, q))
+        zr = np.empty((nl, q))
+        for i in range(q):
+            zr[:, i] = np.bincount(codes, z[:, i] * r, minlength=nl)
+            for j in range(i, q):
+                zz[:, i, j] = zz[:, j, i] = np.bincount(codes, z[:, i] * z[:, j], minlength=nl)
+        det = np.linalg.det(zz)
+        ok = det > 1e-8 * np.max(np.abs(zz), axis=(1, 2)) ** q
+        if not np.any(ok):
+            return None
+        inv = np.linalg.inv(zz[ok])
+        bh = np.einsum("lij,lj->li", inv, zr[ok])
+        sig = (bh.T @ bh) / int(ok.sum()) - s2 * inv.mean(axis=0)
+        w, v = np.linalg.eigh((sig + sig.T) / 2.0)
+        top = float(w.max())
+        w = np.maximum(w, 1e-2 * top if top > 0.0 else 1e-4 * s2)
+        lam = np.linalg.cholesky((v * w) @ v.T / s2)
+        cols, rows = np.triu_indices(q)
+        out.append(lam[rows, cols])
+    start = np.concatenate(out)
+    return start if np.all(np.isfinite(start)) else None
+
+
+def _search(
+    dev: Callable[[np.ndarray], float], x0: np.ndarray, lower: np.ndarray, scale: np.ndarray
+) -> np.ndarray:
+    """Projected BFGS on z = scale * theta from x0 (see the module docstring); returns theta."""
+    k = len(x0)
+    lo = np.where(np.isfinite(lower), lower, -np.inf) * scale
+    eye = np.eye(k)
+
+    def f(z: np.ndarray) -> float:
+        return dev(z / scale)
+
+    def grad(z: np.ndarray, f0: float) -> np.ndarray:
+        g = np.empty(k)
+        for i in range(k):
+            h = 1e-6 * max(abs(z[i]), 0.1 * scale[i])
+            up = z.copy()
+            up[i] += h
+            g[i] = (f(up) - f0) / h
+        return g
+
+    z = np.maximum(x0 * scale, lo)
+    fz = f(z)
+    if not np.isfinite(fz):
+        return z / scale
+    g = grad(z, fz)
+    hinv: np.ndarray | None = None
+    for _ in range(200):
+        active = (z <= lo) & (g > 0.0)
+        free = ~active
+        if float(np.max(np.abs(np.where(active, 0.0, g)))) < _SEARCH_GTOL:
+            break
+        d = np.zeros(k)
+        if hinv is not None:
+            d[free] = -hinv[np.ix_(free, free)] @ g[free]
+        if hinv is None or d @ g >= 0.0:
+            # Steepest descent, its length a tenth of |z| (the gradient's scale says nothing yet).
+            d = np.where(free, -g, 0.0)
+            d *= 0.1 * max(float(np.linalg.norm(z)), 1.0) / max(float(np.linalg.norm(d)), 1e-300)
+            hinv = None
+        t = 1.0
+        for _halving in range(40):
+            trial = np.maximum(z + t * d, lo)
+            ft = f(trial)
+            if ft <= fz + 1e-4 * float(g @ (trial - z)):
+                break
+            t /= 2.0
+        else:
+            break
+        gt = grad(trial, ft)
+        step, dg = trial - z, gt - g
+        curv = float(step @ dg)
+        if curv > 1e-12 * float(np.linalg.norm(step) * np.linalg.norm(dg)):
+            if hinv is None:
+                hinv = eye * curv / float(dg @ dg)
+            rho = 1.0 / curv
+            hinv = (eye - rho * np.outer(step, dg)) @ hinv @ (eye - rho * np.outer(dg, step))
+            hinv += rho * np.outer(step, step)
+        done = abs(fz - ft) <= 1e-12 * max(abs(ft), 1.0) and float(np.max(np.abs(step))) <= 1e-9 * max(
+            float(np.max(np.abs(trial))), 1.0
+        )
+        z, fz, g = trial, ft, gt
+        if done:
+            break
+    return z / scale
 
 
 def _lbfgsb(
@@ -175,12 +288,16 @@ def _lbfgsb(
     )
 
 
-def optimise(cross: _Cross, reml: bool) -> tuple[np.ndarray, bool, str, Stencil | None]:
+def optimise(
+    cross: _Cross, reml: bool, start: np.ndarray | None = None
+) -> tuple[np.ndarray, bool, str, Stencil | None]:
     """theta at the (RE)ML optimum, whether it converged, the optimiser's message if not, and the stencil
-    of the last Newton step over every theta entry (for the Satterthwaite df)."""
+    of the last Newton step over every theta entry (for the Satterthwaite df). ``start`` (a moment
+    estimate) is used when its deviance is below that of lme4's start."""
     blocks = cross.blocks
     lower = theta_lower(blocks)
     bounded = np.isfinite(lower)
+    scale = theta_scales(blocks)
     cache: dict[bytes, float] = {}
 
     def dev(th: np.ndarray) -> float:
@@ -190,11 +307,10 @@ def optimise(cross: _Cross, reml: bool) -> tuple[np.ndarray, bool, str, Stencil 
             cache[key] = cross.profiled(cross.evaluate(th), reml)
         return cache[key]
 
-    def fun(th: np.ndarray) -> tuple[float, np.ndarray]:
-        return dev(th), _fd_gradient(dev, th, lower)
-
-    res = _lbfgsb(fun, theta_start(blocks), lower)
-    theta = np.asarray(res.x, dtype=float)
+    x0 = theta_start(blocks)
+    if start is not None and len(start) == len(x0) and dev(start) < dev(x0):
+        x0 = np.where(bounded, np.maximum(start, 0.0), start)
+    theta = _search(dev, x0, lower, scale)
     for _ in range(3):
         # lme4's restart_edge: the deviance is even in a diagonal entry at 0, so 0 can be a saddle.
         theta = np.where(bounded & (theta < 1e-8), 0.0, theta)
@@ -210,22 +326,37 @@ def optimise(cross: _Cross, reml: bool) -> tuple[np.ndarray, bool, str, Stencil 
                     best, best_x = dev(trial), trial
         if best_x is theta:
             break
-        theta = np.asarray(_lbfgsb(fun, best_x, lower).x, dtype=float)
+        theta = _search(dev, best_x, lower, scale)
     theta = np.where(bounded & (theta < 1e-8), 0.0, theta)
-    theta, ok, stencil = _newton_polish(cross, dev, theta, lower, reml)
+    theta, ok, stencil = _newton_polish(cross, dev, theta, lower, reml, searched=True)
     message = ""
     if not ok:
-        # Far from a quadratic bowl: a full quasi-Newton search, then the Newton steps again.
+        # Far from a quadratic bowl: L-BFGS-B to its own convergence, then the Newton steps again.
+
+        def fun(th: np.ndarray) -> tuple[float, np.ndarray]:
+            f0 = dev(th)
+            g = np.empty_like(th)
+            for i in range(len(th)):
+                up = th.copy()
+                up[i] += 1e-6 * max(abs(th[i]), 0.1)
+                g[i] = (dev(up) - f0) / (up[i] - th[i])
+            return f0, g
+
         res = _lbfgsb(fun, theta, lower)
         message = str(res.message)
         theta = np.where(bounded & (np.asarray(res.x) < 1e-8), 0.0, np.asarray(res.x, dtype=float))
-        theta, ok, stencil = _newton_polish(cross, dev, theta, lower, reml)
+        theta, ok, stencil = _newton_polish(cross, dev, theta, lower, reml, searched=False)
     converged = ok and np.isfinite(dev(theta))
     return theta, converged, "" if converged else message, stencil
 
 
 def _newton_polish(
-    cross: _Cross, dev: Callable[[np.ndarray], float], theta: np.ndarray, lower: np.ndarray, reml: bool
+    cross: _Cross,
+    dev: Callable[[np.ndarray], float],
+    theta: np.ndarray,
+    lower: np.ndarray,
+    reml: bool,
+    searched: bool,
 ) -> tuple[np.ndarray, bool, Stencil | None]:
     bounded = np.isfinite(lower)
     x = theta.copy()
@@ -243,7 +374,9 @@ def _newton_polish(
             return x, False, Stencil(cross, x, every)
     if not len(free):
         return x, True, Stencil(cross, x, every)
-    last_step = math.inf
+    # After a converged search theta is near the optimum: five-point stencils from the first step.
+    last_step = 0.0 if searched else math.inf
+    ridge = False
     for _ in range(12):
         # Three-point gradients while far from the optimum, five-point ones (and the stencil the
         # Satterthwaite df need) once the steps are small.
@@ -253,12 +386,17 @@ def _newton_polish(
             chol = np.linalg.cholesky(h)
             newton = True
         except np.linalg.LinAlgError:
-            # Far from the optimum: a Levenberg shift makes the step a descent direction.
+            # Far from the optimum: a Levenberg shift makes the step a descent direction. On a ridge
+            # (two variances the data cannot tell apart, e.g. one client per therapist) the smallest
+            # eigenvalue is zero to rounding: the shifted factor then judges the gradient, as lme4 does
+            # not distinguish such a flat optimum from a regular one either.
             newton = False
-            shift = abs(float(np.min(np.linalg.eigvalsh(h)))) + 1e-3 * float(np.max(np.abs(np.diag(h))))
+            eig = np.linalg.eigvalsh(h)
+            ridge = bool(eig[0] > -1e-6 * max(float(eig[-1]), 0.0))
+            shift = abs(float(eig[0])) + 1e-3 * float(np.max(np.abs(np.diag(h))))
             chol = np.linalg.cholesky(h + shift * np.eye(len(free)))
         scaled = sla.solve_triangular(chol, g, lower=True, check_finite=False)
-        scaled_max = float(np.max(np.abs(scaled))) if newton else math.inf
+        scaled_max = float(np.max(np.abs(scaled))) if newton or ridge else math.inf
         step = -sla.solve_triangular(chol.T, scaled, lower=False, check_finite=False)
         f0 = dev(x)
         for _halving in range(10):
@@ -273,7 +411,7 @@ def _newton_polish(
         last_step = float(np.max(np.abs(step) / np.maximum(np.abs(x[free]), 0.1)))
         # Newton converges quadratically: after a step this small the next is at rounding level, and the
         # stencil just taken is at the optimum to that precision.
-        if newton and stencil.five_point and last_step < 1e-7:
+        if (newton or ridge) and stencil.five_point and last_step < _FINAL_STEP:
             break
     if stencil is None or not stencil.five_point:
         stencil = Stencil(cross, x, every)
