@@ -249,25 +249,33 @@ class _Cross:
 
     def _zz_pattern(self) -> None:
         """C_z' W C_z is linear in the per-level weights W: precompute the sparse map from W (flattened
-        as (L1, q1, q1)) to the nonzero entries of the zr x zr product, so an evaluation is one product."""
+        as (q1, q1, L1)) to the nonzero entries of the lower triangle of the zr x zr product (the
+        Cholesky factorisation reads no other), so an evaluation is one sparse product."""
         q1, n1, zr = self.q1, self.n1, self.zr
         keys: list[np.ndarray] = []
         wcol: list[np.ndarray] = []
         vals: list[np.ndarray] = []
-        for a in range(q1):
-            ca = self.cz[a]
-            la = np.repeat(np.arange(n1), np.diff(ca.indptr))
-            for b in range(q1):
-                cb = self.cz[b]
-                nb = np.diff(cb.indptr)
-                reps = nb[la]
-                rep_a = np.repeat(np.arange(ca.nnz), reps)
-                starts = np.cumsum(reps) - reps
-                k = np.arange(int(reps.sum())) - np.repeat(starts, reps)
-                idx_b = cb.indptr[la[rep_a]] + k
-                keys.append(ca.indices[rep_a].astype(np.int64) * zr + cb.indices[idx_b])
-                wcol.append((a * q1 + b) * n1 + la[rep_a])
-                vals.append(ca.data[rep_a] * cb.data[idx_b])
+        # In chunks of levels of at most ~1M pairs: a crossed design has millions, and every large
+        # temporary is fresh memory (slow to touch the first time in a virtual machine).
+        per_level = sum(np.diff(c.indptr) for c in self.cz) ** 2
+        bounds = [0, *np.flatnonzero(np.diff(np.cumsum(per_level) // 1_000_000)) + 1, n1]
+        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+            if hi <= lo:
+                continue
+            for a in range(q1):
+                ca = self.cz[a][lo:hi]
+                la = np.repeat(np.arange(hi - lo), np.diff(ca.indptr))
+                for b in range(q1):
+                    cb = self.cz[b][lo:hi]
+                    reps = np.diff(cb.indptr)[la]
+                    rep_a = np.repeat(np.arange(ca.nnz), reps)
+                    starts = np.cumsum(reps) - reps
+                    idx_b = cb.indptr[la[rep_a]] + np.arange(len(rep_a)) - np.repeat(starts, reps)
+                    row, col = ca.indices[rep_a], cb.indices[idx_b]
+                    low = row >= col
+                    keys.append(row[low].astype(np.int64) * zr + col[low])
+                    wcol.append((a * q1 + b) * n1 + lo + la[rep_a[low]])
+                    vals.append(ca.data[rep_a[low]] * cb.data[idx_b[low]])
         if keys:
             key = np.concatenate(keys)
             # The distinct entries by a lookup table over the zr x zr positions (a sort of the millions
@@ -276,9 +284,8 @@ class _Cross:
             seen[key] = True
             uniq = np.flatnonzero(seen)
             slot = np.cumsum(seen, dtype=np.int64) - 1
-            inv = slot[key]
             self._zz_map = sp.csr_matrix(
-                (np.concatenate(vals), (inv, np.concatenate(wcol))), shape=(len(uniq), n1 * q1 * q1)
+                (np.concatenate(vals), (slot[key], np.concatenate(wcol))), shape=(len(uniq), n1 * q1 * q1)
             )
             # Flat positions in the m x m matrix.
             m = self.m
@@ -405,30 +412,38 @@ class _Cross:
         gzx = self.a_rest[:zr, zr:] - sum(self._cz_t[a] @ vs[a] for a in range(self.q1)) if zr else None
         if self._zz_diag:
             return self._evaluate_diagonal(theta, dinv, w, gzx, gxx, ld1)
-        g = self.a_rest.copy()
-        g[zr:, zr:] = gxx
+        # Omega_rest's lower triangle, built in place (the factorisation reads no other): at InstEval's
+        # m = 1,145 each full pass over the matrix costs about a millisecond.
+        omega = self.a_rest.copy()
+        omega[zr:, zr:] = gxx
         if gzx is not None:
-            g[:zr, zr:] = gzx
-            g[zr:, :zr] = gzx.T
-            flat = g.reshape(-1)
+            omega[zr:, :zr] = gzx.T
+            flat = omega.reshape(-1)
             flat[self._zz_flat] -= self._zz_map @ wflat
         if self._lam_diag:
             d = np.append(theta, 1.0)[self._lam_src_diag]
-            omega = g * d[:, None] * d[None, :]
+            omega *= d[:, None]
+            omega *= d[None, :]
         else:
+            # A general Lambda_r mixes the triangles: the whole symmetric matrix first.
+            omega = np.tril(omega) + np.tril(omega, -1).T
             lam_r = self.lambda_rest(theta)
-            omega = np.asarray(lam_r.T @ np.asarray(lam_r.T @ g).T)
-        omega[np.arange(zr), np.arange(zr)] += 1.0
-        lr, info = _potrf(omega, lower=1, clean=1, overwrite_a=1)
+            omega = np.ascontiguousarray(lam_r.T @ np.asarray(lam_r.T @ omega).T)
+        np.einsum("ii->i", omega)[:zr] += 1.0
+        # The lower triangle of a C-ordered matrix is the upper one of its (Fortran-ordered) transpose:
+        # factored there in place, U'U = Omega leaves L = U' in omega's lower triangle, with no copy.
+        ut, info = _potrf(omega.T, lower=0, clean=0, overwrite_a=1)
         if info != 0:
             return None
+        lr = ut.T
         diag = np.diag(lr)
         if not np.all(np.isfinite(diag)) or np.any(diag[:-1] <= 0.0):
             return None
         ld_l2 = ld1 + 2.0 * float(np.sum(np.log(diag[:zr])))
         ld_rx2 = 2.0 * float(np.sum(np.log(diag[zr : zr + p])))
         pwrss = float(diag[-1] ** 2)
-        return _Eval(ld_l2, ld_rx2, pwrss, lr[zr:, zr:], dinv, lr=lr)
+        # Only the lower triangle of lr holds the factor; its (small) trailing block is cleaned.
+        return _Eval(ld_l2, ld_rx2, pwrss, np.tril(lr[zr:, zr:]), dinv, lr=lr)
 
     def _evaluate_diagonal(
         self,
