@@ -41,6 +41,7 @@ pwrss / sigma^2`` (nu = n - p for REML, n for ML); for each coefficient, with g 
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -259,7 +260,7 @@ class _Cross:
         # temporary is fresh memory (slow to touch the first time in a virtual machine).
         per_level = sum(np.diff(c.indptr) for c in self.cz) ** 2
         bounds = [0, *np.flatnonzero(np.diff(np.cumsum(per_level) // 1_000_000)) + 1, n1]
-        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        for lo, hi in itertools.pairwise(bounds):
             if hi <= lo:
                 continue
             for a in range(q1):
