@@ -162,3 +162,53 @@ def test_it_gives_the_same_fit_on_the_general_sparse_path(case: str, monkeypatch
     np.testing.assert_allclose(general.varcomp["vcov"], blocked.varcomp["vcov"], rtol=1e-7)
     assert general.loglik == pytest.approx(blocked.loglik, abs=1e-8)
     np.testing.assert_allclose(general.ranef_frame()["condsd"], blocked.ranef_frame()["condsd"], rtol=1e-7)
+
+
+def _crossed_blocks(seed: int) -> tuple[np.ndarray, np.ndarray, list[Any]]:
+    """Students x lecturers x departments (lecturers in departments), as InstEval, small."""
+    from lacrima.longitudinal._structure import Block
+
+    rng = np.random.default_rng(seed)
+    n, students, lecturers, depts = 3000, 120, 60, 5
+    s = rng.integers(0, students, n)
+    d = rng.integers(0, lecturers, n)
+    dept = d % depts
+    x = np.column_stack([np.ones(n), rng.integers(0, 2, n)])
+    y = rng.normal(size=students)[s] + rng.normal(size=lecturers)[d] + 0.3 * rng.normal(size=depts)[dept]
+    y = y + x @ [3.0, 0.2] + rng.normal(size=n)
+    one = np.ones((n, 1))
+    return (
+        y,
+        x,
+        [Block(one, True, s, students), Block(one, True, d, lecturers), Block(one, True, dept, depts)],
+    )
+
+
+def test_the_two_part_factorisation_equals_the_one_piece_one() -> None:
+    """The crossed evaluator eliminates a small last term apart (its leading block cached by the other
+    thetas); at any theta it must give what the one-piece factorisation gives, cached or not."""
+    from lacrima.longitudinal._lmm import _Cross
+
+    y, x, blocks = _crossed_blocks(3)
+    split = _Cross(y, x, blocks)
+    assert split._split
+    whole = _Cross(y, x, blocks)
+    whole._split = False
+    rng = np.random.default_rng(4)
+    base = np.array([0.7, 0.9, 0.4])
+    # The last term's theta changed alone (cache hits), then all (misses), including a zero.
+    thetas = [base, base + [0, 0, 0.1], base + [0, 0, -0.3], base * rng.uniform(0.5, 1.5, 3), [0.7, 0.9, 0.0]]
+    for theta in map(np.asarray, thetas):
+        a, b = split.evaluate(theta), whole.evaluate(theta)
+        assert a is not None and b is not None
+        assert a.ld_l2 == pytest.approx(b.ld_l2, rel=1e-12)
+        assert a.ld_rx2 == pytest.approx(b.ld_rx2, rel=1e-12)
+        assert a.pwrss == pytest.approx(b.pwrss, rel=1e-12)
+        np.testing.assert_allclose(np.tril(a.dense_lr()), np.tril(b.dense_lr()), rtol=1e-10, atol=1e-12)
+        beta_a, modes_a = split.solve(a, theta)
+        beta_b, modes_b = whole.solve(b, theta)
+        np.testing.assert_allclose(beta_a, beta_b, rtol=1e-12)
+        for ma, mb in zip(modes_a, modes_b, strict=True):
+            np.testing.assert_allclose(ma, mb, rtol=1e-10, atol=1e-13)
+    # Two leading blocks were factored: the base's (four thetas share it) and the random one's.
+    assert len(split._lead_cache) == 2

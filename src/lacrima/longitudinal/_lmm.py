@@ -43,7 +43,8 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,9 +106,13 @@ class _Eval:
     lr: np.ndarray | None = None  # the dense factor of the Schur complement (rest terms, X, y)
     lzz_diag: np.ndarray | None = None  # its rest-terms block when that is diagonal (nested designs)
     lxz: np.ndarray | None = None  # and the block below it, (zr x (p + 1)) transposed
+    assemble: Callable[[], np.ndarray] | None = None  # builds lr when it was factored in two parts
 
     def dense_lr(self) -> np.ndarray:
         if self.lr is not None:
+            return self.lr
+        if self.assemble is not None:
+            self.lr = self.assemble()
             return self.lr
         assert self.lzz_diag is not None and self.lxz is not None
         zr = len(self.lzz_diag)
@@ -247,6 +252,19 @@ class _Cross:
         self._zz_pattern()
         self._cx = np.stack(self.cx)  # (q1, L1, p + 1)
         self.evaluations = 0
+        # A small last rest term (InstEval's 14 departments after 1,128 lecturers): the leading block of
+        # the Schur complement does not depend on its theta, so evaluations that change only that theta
+        # (a third of the difference gradients, half the stencil) reuse the leading block's elimination.
+        last = rest[-1] if rest else None
+        self._tail = (last.q * last.n_levels if last is not None else 0) + self.p + 1
+        self._lead = self.m - self._tail
+        self._split = bool(
+            len(rest) >= 2 and self._lam_diag and not self._zz_diag and self._tail <= self.m // 4
+        )
+        self._n_lead_theta = self._lam_ntheta - (last.q * (last.q + 1) // 2 if last is not None else 0)
+        self._lead_cache: OrderedDict[bytes, tuple[float, np.ndarray, np.ndarray, np.ndarray, float] | None]
+        self._lead_cache = OrderedDict()
+        self._lead_factor: tuple[bytes, np.ndarray] | None = None
 
     def _zz_pattern(self) -> None:
         """C_z' W C_z is linear in the per-level weights W: precompute the sparse map from W (flattened
@@ -399,30 +417,35 @@ class _Cross:
     def evaluate(self, theta: np.ndarray) -> _Eval | None:
         """The blocked Cholesky factorisation at theta, or None if Omega is not positive definite."""
         self.evaluations += 1
-        got = self._first(theta)
-        if got is None:
-            return None
-        _, dinv, w, ld1 = got
-        zr, p = self.zr, self.p
-        wflat = w.reshape(-1)
+        if self._split:
+            return self._evaluate_split(np.asarray(theta, dtype=float))
+        return self._evaluate_dense(theta)
+
+    def _gram_parts(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """A_xx - C_x'WC_x and A_zx - C_z'WC_x."""
+        zr = self.zr
         # V_a = sum_b diag(W_ab) C_x,b per component a; then C_x'WC_x = sum_a C_x,a' V_a and
         # C_z'WC_x = sum_a C_z,a' V_a: O(L1 q1^2 (p + 1)) work on the per-level sums.
         cx = self.cx
         vs = [sum(w[a, b][:, None] * cx[b] for b in range(self.q1)) for a in range(self.q1)]
         gxx = self.a_rest[zr:, zr:] - sum(cx[a].T @ vs[a] for a in range(self.q1))
         gzx = self.a_rest[:zr, zr:] - sum(self._cz_t[a] @ vs[a] for a in range(self.q1)) if zr else None
-        if self._zz_diag:
-            return self._evaluate_diagonal(theta, dinv, w, gzx, gxx, ld1)
-        # Omega_rest's lower triangle, built in place (the factorisation reads no other): at InstEval's
-        # m = 1,145 each full pass over the matrix costs about a millisecond.
+        return gxx, gzx
+
+    def _gram(
+        self, theta: np.ndarray, w: np.ndarray, gxx: np.ndarray, gzx: np.ndarray | None, d: np.ndarray | None
+    ) -> np.ndarray:
+        """Lambda_r'(A - C'WC)Lambda_r (d: Lambda_r's diagonal, None for the matrix itself), its lower
+        triangle only unless Lambda_r is general, built in place: at InstEval's m = 1,145 each full
+        pass over the matrix costs about a millisecond."""
+        zr = self.zr
         omega = self.a_rest.copy()
         omega[zr:, zr:] = gxx
         if gzx is not None:
             omega[zr:, :zr] = gzx.T
             flat = omega.reshape(-1)
-            flat[self._zz_flat] -= self._zz_map @ wflat
-        if self._lam_diag:
-            d = np.append(theta, 1.0)[self._lam_src_diag]
+            flat[self._zz_flat] -= self._zz_map @ w.reshape(-1)
+        if d is not None:
             omega *= d[:, None]
             omega *= d[None, :]
         else:
@@ -430,6 +453,94 @@ class _Cross:
             omega = np.tril(omega) + np.tril(omega, -1).T
             lam_r = self.lambda_rest(theta)
             omega = np.ascontiguousarray(lam_r.T @ np.asarray(lam_r.T @ omega).T)
+        return omega
+
+    def _evaluate_split(self, theta: np.ndarray) -> _Eval | None:
+        """The factorisation in two parts, the leading block's elimination cached by the theta it
+        depends on (all but the last term's). With d the diagonal of Lambda_r split as (d_s, d_t) and
+        G = A - C'WC, the leading factor L11 (d_s G11 d_s + I = L11 L11') gives R = L11^-1 d_s G12 and
+        Q = G22 - R'R; then the trailing block of the factor is chol(d_t Q d_t + I_last), O(t^3) for
+        the t = q_last L_last + p + 1 trailing columns."""
+        lead, tz = self._lead, self._tail - self.p - 1
+        key = theta[: self._n_lead_theta].tobytes()
+        if key in self._lead_cache:
+            self._lead_cache.move_to_end(key)
+            entry = self._lead_cache[key]
+        else:
+            entry = self._lead_part(theta, key)
+            self._lead_cache[key] = entry
+            if len(self._lead_cache) > 64:
+                self._lead_cache.popitem(last=False)
+        if entry is None:
+            return None
+        ld1, dinv, rmat, qmat, ld11 = entry
+        dt = np.append(theta, 1.0)[self._lam_src_diag][lead:]
+        s22 = qmat * dt[:, None] * dt[None, :]
+        s22[np.arange(tz), np.arange(tz)] += 1.0
+        l22, info = _potrf(s22, lower=1, clean=1)
+        if info != 0:
+            return None
+        diag = np.diag(l22)
+        if not np.all(np.isfinite(diag)) or np.any(diag[:-1] <= 0.0):
+            return None
+        p = self.p
+        ld_l2 = ld1 + ld11 + 2.0 * float(np.sum(np.log(diag[:tz])))
+        ld_rx2 = 2.0 * float(np.sum(np.log(diag[tz : tz + p])))
+        pwrss = float(diag[-1] ** 2)
+
+        def assemble() -> np.ndarray:
+            if self._lead_factor is None or self._lead_factor[0] != key:
+                self._lead_part(theta, key)
+            assert self._lead_factor is not None
+            lr = np.zeros((self.m, self.m))
+            lr[:lead, :lead] = np.tril(self._lead_factor[1])
+            lr[lead:, :lead] = dt[:, None] * rmat.T
+            lr[lead:, lead:] = l22
+            return lr
+
+        return _Eval(ld_l2, ld_rx2, pwrss, l22[tz:, tz:], dinv, assemble=assemble)
+
+    def _lead_part(
+        self, theta: np.ndarray, key: bytes
+    ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, float] | None:
+        """ld|D|, D^-1, R, Q and log|L11|^2 of :meth:`_evaluate_split` (None: not positive definite);
+        keeps L11 of the last key for the assembly of the whole factor."""
+        got = self._first(theta)
+        if got is None:
+            return None
+        _, dinv, w, ld1 = got
+        lead = self._lead
+        gxx, gzx = self._gram_parts(w)
+        d = np.append(theta, 1.0)[self._lam_src_diag]
+        d[lead:] = 1.0
+        omega = self._gram(theta, w, gxx, gzx, d)
+        l11 = np.ascontiguousarray(omega[:lead, :lead])
+        np.einsum("ii->i", l11)[:] += 1.0
+        ut, info = _potrf(l11.T, lower=0, clean=0, overwrite_a=1)
+        if info != 0:
+            return None
+        l11 = ut.T
+        diag = np.diag(l11)
+        if not np.all(np.isfinite(diag)) or np.any(diag <= 0.0):
+            return None
+        rmat = sla.solve_triangular(l11, omega[lead:, :lead].T, lower=True, check_finite=False)
+        g22 = omega[lead:, lead:]
+        qmat = np.tril(g22) + np.tril(g22, -1).T - rmat.T @ rmat
+        self._lead_factor = (key, l11)
+        return ld1, dinv, rmat, qmat, 2.0 * float(np.sum(np.log(diag)))
+
+    def _evaluate_dense(self, theta: np.ndarray) -> _Eval | None:
+        got = self._first(theta)
+        if got is None:
+            return None
+        _, dinv, w, ld1 = got
+        zr, p = self.zr, self.p
+        gxx, gzx = self._gram_parts(w)
+        if self._zz_diag:
+            return self._evaluate_diagonal(theta, dinv, w, gzx, gxx, ld1)
+        omega = self._gram(
+            theta, w, gxx, gzx, np.append(theta, 1.0)[self._lam_src_diag] if self._lam_diag else None
+        )
         np.einsum("ii->i", omega)[:zr] += 1.0
         # The lower triangle of a C-ordered matrix is the upper one of its (Fortran-ordered) transpose:
         # factored there in place, U'U = Omega leaves L = U' in omega's lower triangle, with no copy.
