@@ -197,7 +197,8 @@ def test_the_two_part_factorisation_equals_the_one_piece_one() -> None:
     rng = np.random.default_rng(4)
     base = np.array([0.7, 0.9, 0.4])
     # The last term's theta changed alone (cache hits), then all (misses), including a zero.
-    thetas = [base, base + [0, 0, 0.1], base + [0, 0, -0.3], base * rng.uniform(0.5, 1.5, 3), [0.7, 0.9, 0.0]]
+    step = np.array([0.0, 0.0, 0.1])
+    thetas = [base, base + step, base - 3 * step, base * rng.uniform(0.5, 1.5, 3), np.array([0.7, 0.9, 0.0])]
     for theta in map(np.asarray, thetas):
         a, b = split.evaluate(theta), whole.evaluate(theta)
         assert a is not None and b is not None
