@@ -213,3 +213,61 @@ def test_the_two_part_factorisation_equals_the_one_piece_one() -> None:
             np.testing.assert_allclose(ma, mb, rtol=1e-10, atol=1e-13)
     # Two leading blocks were factored: the base's (four thetas share it) and the random one's.
     assert len(split._lead_cache) == 2
+
+
+def _designs() -> dict[str, tuple[np.ndarray, np.ndarray, list[Any]]]:
+    from lacrima.longitudinal._structure import Block
+
+    rng = np.random.default_rng(0)
+    n = 4000
+    a, b = rng.integers(0, 150, n), rng.integers(0, 40, n)
+    t = rng.normal(size=n)
+    x = np.column_stack([np.ones(n), t])
+    y = rng.normal(size=n) + rng.normal(size=150)[a] + rng.normal(size=40)[b]
+    one, slope = np.ones((n, 1)), np.column_stack([np.ones(n), t])
+    client = np.arange(n) // 20
+    return {
+        "slope crossed with a scalar": (y, x, [Block(slope, True, a, 150), Block(one, True, b, 40)]),
+        "and a small last term": (
+            y,
+            x,
+            [Block(slope, True, a, 150), Block(one, True, b, 40), Block(one, True, b % 6, 6)],
+        ),
+        "crossed with a slope": (y, x, [Block(one, True, a, 150), Block(slope, True, b, 40)]),
+        "nested": (y, x, [Block(slope, True, client, n // 20), Block(one, True, client // 10, n // 200)]),
+    }
+
+
+@pytest.mark.parametrize("name", list(_designs()))
+def test_the_blocked_evaluator_agrees_with_the_sparse_one(name: str) -> None:
+    """Every path of the blocked evaluator (one-piece, two-part, diagonal rest block, general Lambda)
+    against the general sparse factorisation at the same theta: deviance parts, estimates, conditional
+    modes and conditional variances."""
+    from lacrima.longitudinal._lmm import _Cross
+    from lacrima.longitudinal._lmm_sparse import SparseCross
+
+    y, x, blocks = _designs()[name]
+    theta = np.random.default_rng(5).uniform(0.3, 1.2, size=sum(b.q * (b.q + 1) // 2 for b in blocks))
+    blocked, general = _Cross(y, x, blocks), SparseCross(y, x, blocks)
+    # (two-part, diagonal rest block, diagonal Lambda_r): each path is taken by one design.
+    paths = {
+        "slope crossed with a scalar": (False, False, True),
+        "and a small last term": (True, False, True),
+        "crossed with a slope": (False, False, False),
+        "nested": (False, True, True),
+    }
+    assert (blocked._split, blocked._zz_diag, blocked._lam_diag) == paths[name]
+    a, b = blocked.evaluate(theta), general.evaluate(theta)
+    assert a is not None and b is not None
+    assert (a.ld_l2, a.ld_rx2, a.pwrss) == pytest.approx((b.ld_l2, b.ld_rx2, b.pwrss), rel=1e-11)
+    beta_a, modes_a = blocked.solve(a, theta)
+    beta_b, modes_b = general.solve(b, theta)
+    np.testing.assert_allclose(beta_a, beta_b, rtol=1e-10)
+    for ma, mb in zip(modes_a, modes_b, strict=True):
+        np.testing.assert_allclose(ma, mb, rtol=1e-8, atol=1e-12)
+    for va, vb in zip(
+        blocked.conditional_variances(a, theta, 1.3),
+        general.conditional_variances(b, theta, 1.3),
+        strict=True,
+    ):
+        np.testing.assert_allclose(va, vb, rtol=1e-9, atol=1e-14)

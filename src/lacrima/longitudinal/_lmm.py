@@ -52,6 +52,7 @@ import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 from scipy.linalg.lapack import dpotrf as _potrf
+from scipy.linalg.lapack import dpotri as _potri
 from threadpoolctl import threadpool_limits
 
 from lacrima.longitudinal._lmm_optimise import moment_start, optimise, satterthwaite
@@ -303,9 +304,18 @@ class _Cross:
             seen[key] = True
             uniq = np.flatnonzero(seen)
             slot = np.cumsum(seen, dtype=np.int64) - 1
-            self._zz_map = sp.csr_matrix(
-                (np.concatenate(vals), (slot[key], np.concatenate(wcol))), shape=(len(uniq), n1 * q1 * q1)
-            )
+            # Stored by columns (the weights), the order the pairs were made in: no conversion of the
+            # millions of entries (a COO-to-CSR conversion was half of InstEval's set-up); the
+            # product with the weights is as fast.
+            col = np.concatenate(wcol)
+            row, data = slot[key], np.concatenate(vals)
+            if np.any(col[1:] < col[:-1]):
+                order = np.argsort(col, kind="stable")
+                col, row, data = col[order], row[order], data[order]
+            ncols = n1 * q1 * q1
+            indptr = np.zeros(ncols + 1, dtype=np.int64)
+            np.cumsum(np.bincount(col, minlength=ncols), out=indptr[1:])
+            self._zz_map = sp.csc_matrix((data, row, indptr), shape=(len(uniq), ncols))
             # Flat positions in the m x m matrix.
             m = self.m
             self._zz_flat = (uniq // zr) * m + (uniq % zr)
@@ -640,6 +650,20 @@ class _Cross:
             start += size
         return beta, modes
 
+    def _rest_inverse(self, ev: _Eval) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """S^-1 for the rest terms' block S of the factor (LAPACK's potri, about two factorisations), or
+        its diagonal alone when the block is diagonal (nested designs: no zr x zr matrix)."""
+        zr = self.zr
+        if ev.lzz_diag is not None:
+            return None, 1.0 / ev.lzz_diag**2
+        lzz = np.ascontiguousarray(ev.dense_lr()[:zr, :zr])
+        # The lower factor of a C-ordered matrix is the upper one of its transpose, as in evaluate.
+        inv_t, info = _potri(lzz.T, lower=0, overwrite_c=1)
+        if info != 0:
+            raise np.linalg.LinAlgError("the random-effects block of the factor is singular")
+        low = np.tril(inv_t.T)
+        return low + np.tril(low, -1).T, None
+
     def conditional_variances(self, ev: _Eval, theta: np.ndarray, sigma2: float) -> list[np.ndarray]:
         """Per term, (L_k, q_k, q_k) conditional covariances of b given y at the estimates, as lme4's
         ``ranef(condVar = TRUE)``: sigma^2 Lambda_k [(Lambda'Z'Z Lambda + I)^-1]_kk Lambda_k'."""
@@ -648,29 +672,42 @@ class _Cross:
         first = ev.dinv.copy()
         out_rest: list[np.ndarray] = []
         if zr:
-            lzz = ev.dense_lr()[:zr, :zr]
-            lzinv = sla.solve_triangular(lzz, np.eye(zr), lower=True, check_finite=False)
-            sinv = lzinv.T @ lzinv
-            lz = self.lambda_rest(theta)[:zr, :zr]
-            kmat = np.asarray(lz @ np.asarray(lz @ sinv).T)  # Lambda_z S^-1 Lambda_z'
-            # First term: D^-1 Lambda1' (Cz K Cz')_ll Lambda1 D^-1, in chunks of levels to bound memory.
-            extra = np.empty((n1, q1, q1))
-            chunk = max(1, 2_000_000 // max(zr, 1))
-            for s in range(0, n1, chunk):
-                e = min(n1, s + chunk)
-                ck = [np.asarray(self.cz[a][s:e] @ kmat) for a in range(q1)]
-                for a in range(q1):
-                    for c in range(q1):
-                        extra[s:e, a, c] = np.asarray(self.cz[c][s:e].multiply(ck[a]).sum(axis=1)).ravel()
+            d = np.append(theta, 1.0)[self._lam_src_diag][:zr] if self._lam_diag else None
+            sinv, sdiag = self._rest_inverse(ev)
+            # K = Lambda_z S^-1 Lambda_z'; the first term's extra D^-1 Lambda1' (Cz K Cz')_ll Lambda1 D^-1
+            # comes from the C'WC map read backwards: (Cz K Cz')_ll,ab = sum_ij Cz_a,li K_ij Cz_b,lj, and
+            # the map holds Cz_a,li Cz_b,lj for the entries i >= j of the lower triangle.
+            q2 = q1 * q1
+            if sinv is None:
+                assert sdiag is not None and d is not None
+                full = self._zz_map.T @ (sdiag * d * d)
+                strict = np.zeros_like(full)
+            else:
+                if d is not None:
+                    kmat = sinv * d[:, None] * d[None, :]
+                else:
+                    lz = self.lambda_rest(theta)[:zr, :zr]
+                    kmat = np.asarray(lz @ np.asarray(lz @ sinv).T)
+                rows_zz, cols_zz = np.divmod(self._zz_flat, self.m)
+                k_e = kmat[rows_zz, cols_zz]
+                full = self._zz_map.T @ k_e
+                strict = self._zz_map.T @ np.where(rows_zz != cols_zz, k_e, 0.0)
+            extra = full.reshape(q1, q1, n1) + strict.reshape(q1, q1, n1).transpose(1, 0, 2)
+            extra = np.moveaxis(extra, 2, 0)
+            assert extra.shape == (n1, q1, q1) and full.shape == (q2 * n1,)
             lam1 = lams[0]
             mid = np.einsum("ji,ljk,kh->lih", lam1, extra, lam1, optimize=True)
             first = first + ev.dinv @ mid @ ev.dinv
             start = 0
             for blk_k in self.rest:
                 size = blk_k.q * blk_k.n_levels
-                blk = sinv[start : start + size, start : start + size]
-                idx = np.arange(blk_k.n_levels)[:, None] * blk_k.q + np.arange(blk_k.q)[None, :]
-                out_rest.append(blk[idx[:, :, None], idx[:, None, :]])
+                if sinv is None:
+                    assert sdiag is not None
+                    out_rest.append(sdiag[start : start + size].reshape(blk_k.n_levels, 1, 1))
+                else:
+                    blk = sinv[start : start + size, start : start + size]
+                    idx = np.arange(blk_k.n_levels)[:, None] * blk_k.q + np.arange(blk_k.q)[None, :]
+                    out_rest.append(blk[idx[:, :, None], idx[:, None, :]])
                 start += size
         blocks_out = [first, *out_rest]
         return [sigma2 * (lam @ v @ lam.T) for lam, v in zip(lams, blocks_out, strict=True)]
