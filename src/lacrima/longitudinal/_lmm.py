@@ -322,6 +322,7 @@ class _Cross:
         else:
             self._zz_map = sp.csr_matrix((0, n1 * q1 * q1))
             self._zz_flat = np.zeros(0, dtype=np.int64)
+        self._zz_a = self.a_rest.reshape(-1)[self._zz_flat]
         self._lam_diag = bool(np.all(self._lam_rows == self._lam_cols))
         # Nested scalar rest terms: A_zz and C_z'WC_z are both diagonal.
         azz = self.a_rest[:zr, :zr]
@@ -442,28 +443,29 @@ class _Cross:
         gzx = self.a_rest[:zr, zr:] - sum(self._cz_t[a] @ vs[a] for a in range(self.q1)) if zr else None
         return gxx, gzx
 
-    def _gram(
-        self, theta: np.ndarray, w: np.ndarray, gxx: np.ndarray, gzx: np.ndarray | None, d: np.ndarray | None
-    ) -> np.ndarray:
-        """Lambda_r'(A - C'WC)Lambda_r (d: Lambda_r's diagonal, None for the matrix itself), its lower
-        triangle only unless Lambda_r is general, built in place: at InstEval's m = 1,145 each full
-        pass over the matrix costs about a millisecond."""
+    def _gram(self, w: np.ndarray, gxx: np.ndarray, gzx: np.ndarray | None) -> np.ndarray:
+        """G = A - C'WC, its lower triangle only (what the factorisation reads), built in place: at
+        InstEval's m = 1,145 each full pass over the matrix costs about a millisecond."""
         zr = self.zr
         omega = self.a_rest.copy()
         omega[zr:, zr:] = gxx
         if gzx is not None:
             omega[zr:, :zr] = gzx.T
-            flat = omega.reshape(-1)
-            flat[self._zz_flat] -= self._zz_map @ w.reshape(-1)
-        if d is not None:
+            # An assignment (A's values there kept aside), not a read-modify-write: one pass fewer.
+            omega.reshape(-1)[self._zz_flat] = self._zz_a - self._zz_map @ w.reshape(-1)
+        return omega
+
+    def _scaled(self, theta: np.ndarray, omega: np.ndarray) -> np.ndarray:
+        """Lambda_r' G Lambda_r from :meth:`_gram`'s G: in place when Lambda_r is diagonal."""
+        if self._lam_diag:
+            d = np.append(theta, 1.0)[self._lam_src_diag]
             omega *= d[:, None]
             omega *= d[None, :]
-        else:
-            # A general Lambda_r mixes the triangles: the whole symmetric matrix first.
-            omega = np.tril(omega) + np.tril(omega, -1).T
-            lam_r = self.lambda_rest(theta)
-            omega = np.ascontiguousarray(lam_r.T @ np.asarray(lam_r.T @ omega).T)
-        return omega
+            return omega
+        # A general Lambda_r mixes the triangles: the whole symmetric matrix first.
+        omega = np.tril(omega) + np.tril(omega, -1).T
+        lam_r = self.lambda_rest(theta)
+        return np.ascontiguousarray(lam_r.T @ np.asarray(lam_r.T @ omega).T)
 
     def _evaluate_split(self, theta: np.ndarray) -> _Eval | None:
         """The factorisation in two parts, the leading block's elimination cached by the theta it
@@ -521,10 +523,11 @@ class _Cross:
         _, dinv, w, ld1 = got
         lead = self._lead
         gxx, gzx = self._gram_parts(w)
-        d = np.append(theta, 1.0)[self._lam_src_diag]
-        d[lead:] = 1.0
-        omega = self._gram(theta, w, gxx, gzx, d)
-        l11 = np.ascontiguousarray(omega[:lead, :lead])
+        ds = np.append(theta, 1.0)[self._lam_src_diag][:lead]
+        omega = self._gram(w, gxx, gzx)
+        # Scaled while copied out: the leading block contiguous for LAPACK, the panel by d_s alone.
+        l11 = np.multiply(omega[:lead, :lead], ds[:, None])
+        l11 *= ds[None, :]
         np.einsum("ii->i", l11)[:] += 1.0
         ut, info = _potrf(l11.T, lower=0, clean=0, overwrite_a=1)
         if info != 0:
@@ -533,7 +536,8 @@ class _Cross:
         diag = np.diag(l11)
         if not np.all(np.isfinite(diag)) or np.any(diag <= 0.0):
             return None
-        rmat = sla.solve_triangular(l11, omega[lead:, :lead].T, lower=True, check_finite=False)
+        panel = omega[lead:, :lead] * ds[None, :]
+        rmat = sla.solve_triangular(l11, panel.T, lower=True, check_finite=False)
         g22 = omega[lead:, lead:]
         qmat = np.tril(g22) + np.tril(g22, -1).T - rmat.T @ rmat
         self._lead_factor = (key, l11)
@@ -548,9 +552,7 @@ class _Cross:
         gxx, gzx = self._gram_parts(w)
         if self._zz_diag:
             return self._evaluate_diagonal(theta, dinv, w, gzx, gxx, ld1)
-        omega = self._gram(
-            theta, w, gxx, gzx, np.append(theta, 1.0)[self._lam_src_diag] if self._lam_diag else None
-        )
+        omega = self._scaled(theta, self._gram(w, gxx, gzx))
         np.einsum("ii->i", omega)[:zr] += 1.0
         # The lower triangle of a C-ordered matrix is the upper one of its (Fortran-ordered) transpose:
         # factored there in place, U'U = Omega leaves L = U' in omega's lower triangle, with no copy.
