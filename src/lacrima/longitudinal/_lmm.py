@@ -265,6 +265,9 @@ class _Cross:
         self._n_lead_theta = self._lam_ntheta - (last.q * (last.q + 1) // 2 if last is not None else 0)
         self._lead_cache: OrderedDict[bytes, tuple[float, np.ndarray, np.ndarray, np.ndarray, float] | None]
         self._lead_cache = OrderedDict()
+        # Entries hold R (lead x tail), Q (tail x tail) and D^-1: at most ~64 MB of them, at most 64.
+        entry_bytes = 8 * (self._lead * self._tail + self._tail**2 + self.n1 * q1 * q1)
+        self._lead_cache_size = int(min(64, max(2, 64_000_000 // entry_bytes)))
         self._lead_factor: tuple[bytes, np.ndarray] | None = None
 
     def _zz_pattern(self) -> None:
@@ -481,7 +484,7 @@ class _Cross:
         else:
             entry = self._lead_part(theta, key)
             self._lead_cache[key] = entry
-            if len(self._lead_cache) > 64:
+            if len(self._lead_cache) > self._lead_cache_size:
                 self._lead_cache.popitem(last=False)
         if entry is None:
             return None
