@@ -26,8 +26,12 @@ only. The first term's block of Omega is block diagonal (one q1 x q1 block per l
 factor is a batch of small factors; eliminating it leaves the Schur complement of everything else (the
 other terms, X and y: m = sum_{k>1} q_k L_k + p + 1 columns), a small dense matrix factored by LAPACK.
 Nested designs (clients within therapists) and crossed ones with a second factor of a few thousand levels
-therefore cost O(levels of the first term) + O(m^3) per evaluation, not O(rows). When m is too large for a
-dense matrix the same Omega is factored as a sparse matrix (:func:`_sparse_eval`), slower but general.
+therefore cost O(levels of the first term) + O(m^3) per evaluation, not O(rows). Only the Schur
+complement's lower triangle is built (LAPACK reads no other). A small last term (InstEval's departments
+after its lecturers) is eliminated apart: the leading block's elimination does not depend on that term's
+theta and is cached by the other thetas, so evaluations that change only it cost O(t^3) for its t
+trailing columns. When m is too large for a dense matrix the same Omega is factored as a sparse matrix
+(:mod:`._lmm_sparse`), slower but general.
 
 The optimiser (:mod:`._lmm_optimise`) is a scaled quasi-Newton search from a moment start, then Newton
 steps on a finite-difference stencil, started and stopped as there described; the result matches lme4's
