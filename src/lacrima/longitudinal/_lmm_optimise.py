@@ -308,6 +308,26 @@ def _search(
             gf = np.where(act, 0.0, g)
             if float(gf @ hinv @ gf) < _SEARCH_FLOOR * max(abs(fz), 1.0):
                 break
+    if hinv is not None:
+        # The forward differences' O(h) bias leaves the search ~1e-6 (relative) off the optimum, just
+        # too far for the polish's first stencil to be its last. One quasi-Newton step on a central
+        # difference gradient closes most of it (InstEval: 5 evaluations for a stencil's 13).
+        gc = np.empty(k)
+        for i in range(k):
+            h = 1e-4 * max(abs(z[i]), 0.1 * scale[i])
+            up, dn = z.copy(), z.copy()
+            up[i] += h
+            dn[i] -= h
+            if dn[i] < lo[i]:
+                gc[i] = g[i]
+                continue
+            gc[i] = (f(up) - f(dn)) / (2.0 * h)
+        free = ~((z <= lo) & (gc > 0.0))
+        step = np.zeros(k)
+        step[free] = -hinv[np.ix_(free, free)] @ gc[free]
+        trial = np.maximum(z + step, lo)
+        if f(trial) < fz:
+            z = trial
     return z / scale
 
 
