@@ -59,6 +59,7 @@ from scipy.linalg.lapack import dpotrf as _potrf
 from scipy.linalg.lapack import dpotri as _potri
 from threadpoolctl import threadpool_limits
 
+from lacrima.longitudinal._lapack import PARALLEL, map_parallel, potrf_lower
 from lacrima.longitudinal._lmm_optimise import moment_start, optimise, satterthwaite
 from lacrima.longitudinal._lmm_sparse import SparseCross, centred, profiled_deviance
 from lacrima.longitudinal._structure import (
@@ -74,6 +75,9 @@ __all__ = ["LmmFit", "fit_lmm"]
 
 # Above this many columns in the dense Schur complement, the sparse path is used.
 _DENSE_LIMIT = 4000
+# Below this many columns in the factored block, points are evaluated one after another (a factorisation
+# of 300 columns takes ~0.3 ms, no more than handing it to a thread).
+_PARALLEL_FROM = 300
 # lme4's isSingular tolerance on the bounded theta entries.
 _SINGULAR_TOL = 1e-4
 
@@ -439,6 +443,37 @@ class _Cross:
             return self._evaluate_split(np.asarray(theta, dtype=float))
         return self._evaluate_dense(theta)
 
+    def evaluate_many(self, thetas: Sequence[np.ndarray]) -> list[_Eval | None]:
+        """:meth:`evaluate` at each theta (a stencil's points, a difference gradient's), the large
+        factorisations on two threads where LAPACK runs without the GIL (:mod:`._lapack`)."""
+        thetas = [np.asarray(t, dtype=float) for t in thetas]
+        big = (self._lead if self._split else self.m) >= _PARALLEL_FROM
+        if not (PARALLEL and big and len(thetas) > 1) or self._zz_diag:
+            return [self.evaluate(t) for t in thetas]
+        if not self._split:
+            self.evaluations += len(thetas)
+            return map_parallel(self._evaluate_dense, thetas)
+        todo: dict[bytes, np.ndarray] = {}
+        for t in thetas:
+            key = t[: self._n_lead_theta].tobytes()
+            if key not in self._lead_cache and key not in todo:
+                todo[key] = t
+        for key, (entry, l11) in zip(todo, map_parallel(self._lead_part, list(todo.values())), strict=True):
+            self._remember(key, entry, l11)
+        return [self.evaluate(t) for t in thetas]
+
+    def _remember(
+        self,
+        key: bytes,
+        entry: tuple[float, np.ndarray, np.ndarray, np.ndarray, float] | None,
+        l11: np.ndarray | None,
+    ) -> None:
+        self._lead_cache[key] = entry
+        if len(self._lead_cache) > self._lead_cache_size:
+            self._lead_cache.popitem(last=False)
+        if l11 is not None:
+            self._lead_factor = (key, l11)
+
     def _gram_parts(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """A_xx - C_x'WC_x and A_zx - C_z'WC_x."""
         zr = self.zr
@@ -486,19 +521,17 @@ class _Cross:
             self._lead_cache.move_to_end(key)
             entry = self._lead_cache[key]
         else:
-            entry = self._lead_part(theta, key)
-            self._lead_cache[key] = entry
-            if len(self._lead_cache) > self._lead_cache_size:
-                self._lead_cache.popitem(last=False)
+            entry, l11 = self._lead_part(theta)
+            self._remember(key, entry, l11)
         if entry is None:
             return None
         ld1, dinv, rmat, qmat, ld11 = entry
         dt = np.append(theta, 1.0)[self._lam_src_diag][lead:]
         s22 = qmat * dt[:, None] * dt[None, :]
         s22[np.arange(tz), np.arange(tz)] += 1.0
-        l22, info = _potrf(s22, lower=1, clean=1)
-        if info != 0:
+        if potrf_lower(s22) != 0:
             return None
+        l22 = np.tril(s22)
         diag = np.diag(l22)
         if not np.all(np.isfinite(diag)) or np.any(diag[:-1] <= 0.0):
             return None
@@ -508,11 +541,14 @@ class _Cross:
         pwrss = float(diag[-1] ** 2)
 
         def assemble() -> np.ndarray:
-            if self._lead_factor is None or self._lead_factor[0] != key:
-                self._lead_part(theta, key)
-            assert self._lead_factor is not None
+            if self._lead_factor is not None and self._lead_factor[0] == key:
+                l11: np.ndarray | None = self._lead_factor[1]
+            else:
+                l11 = self._lead_part(theta)[1]
+            assert l11 is not None
+            self._lead_factor = (key, l11)
             lr = np.zeros((self.m, self.m))
-            lr[:lead, :lead] = np.tril(self._lead_factor[1])
+            lr[:lead, :lead] = np.tril(l11)
             lr[lead:, :lead] = dt[:, None] * rmat.T
             lr[lead:, lead:] = l22
             return lr
@@ -520,13 +556,14 @@ class _Cross:
         return _Eval(ld_l2, ld_rx2, pwrss, l22[tz:, tz:], dinv, assemble=assemble)
 
     def _lead_part(
-        self, theta: np.ndarray, key: bytes
-    ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, float] | None:
-        """ld|D|, D^-1, R, Q and log|L11|^2 of :meth:`_evaluate_split` (None: not positive definite);
-        keeps L11 of the last key for the assembly of the whole factor."""
+        self, theta: np.ndarray
+    ) -> tuple[tuple[float, np.ndarray, np.ndarray, np.ndarray, float] | None, np.ndarray | None]:
+        """ld|D|, D^-1, R, Q and log|L11|^2 of :meth:`_evaluate_split` (None: not positive definite),
+        and L11 (its lower triangle) for the assembly of the whole factor. Changes nothing: it runs on
+        several threads at once."""
         got = self._first(theta)
         if got is None:
-            return None
+            return None, None
         _, dinv, w, ld1 = got
         lead = self._lead
         gxx, gzx = self._gram_parts(w)
@@ -536,19 +573,16 @@ class _Cross:
         l11 = np.multiply(omega[:lead, :lead], ds[:, None])
         l11 *= ds[None, :]
         np.einsum("ii->i", l11)[:] += 1.0
-        ut, info = _potrf(l11.T, lower=0, clean=0, overwrite_a=1)
-        if info != 0:
-            return None
-        l11 = ut.T
+        if potrf_lower(l11) != 0:
+            return None, None
         diag = np.diag(l11)
         if not np.all(np.isfinite(diag)) or np.any(diag <= 0.0):
-            return None
+            return None, None
         panel = omega[lead:, :lead] * ds[None, :]
         rmat = sla.solve_triangular(l11, panel.T, lower=True, check_finite=False)
         g22 = omega[lead:, lead:]
         qmat = np.tril(g22) + np.tril(g22, -1).T - rmat.T @ rmat
-        self._lead_factor = (key, l11)
-        return ld1, dinv, rmat, qmat, 2.0 * float(np.sum(np.log(diag)))
+        return (ld1, dinv, rmat, qmat, 2.0 * float(np.sum(np.log(diag)))), l11
 
     def _evaluate_dense(self, theta: np.ndarray) -> _Eval | None:
         got = self._first(theta)
@@ -561,12 +595,10 @@ class _Cross:
             return self._evaluate_diagonal(theta, dinv, w, gzx, gxx, ld1)
         omega = self._scaled(theta, self._gram(w, gxx, gzx))
         np.einsum("ii->i", omega)[:zr] += 1.0
-        # The lower triangle of a C-ordered matrix is the upper one of its (Fortran-ordered) transpose:
-        # factored there in place, U'U = Omega leaves L = U' in omega's lower triangle, with no copy.
-        ut, info = _potrf(omega.T, lower=0, clean=0, overwrite_a=1)
-        if info != 0:
+        # Factored in place, in the lower triangle (:func:`._lapack.potrf_lower`), with no copy.
+        if potrf_lower(omega) != 0:
             return None
-        lr = ut.T
+        lr = omega
         diag = np.diag(lr)
         if not np.all(np.isfinite(diag)) or np.any(diag[:-1] <= 0.0):
             return None

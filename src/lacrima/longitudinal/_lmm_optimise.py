@@ -58,6 +58,8 @@ class _Cross(Protocol):
 
     def evaluate(self, theta: np.ndarray) -> Any: ...
 
+    def evaluate_many(self, thetas: list[np.ndarray]) -> list[Any]: ...
+
     def rx_inverse(self, ev: Any) -> np.ndarray: ...
 
     def profiled(self, ev: Any, reml: bool) -> float: ...
@@ -94,27 +96,38 @@ class Stencil:
         self.h = 1e-3 * np.maximum(np.abs(x[coords]), 0.1)
         self.ok = True
         self._pts: dict[tuple[int, ...], _Point | None] = {}
-        self.center = self._at(())
+        offsets: list[tuple[tuple[int, int], ...]] = [()]
         k = len(coords)
         for i in range(k):
             for s in (1, -1, 2, -2) if five_point else (1, -1):
-                self._at(((i, s),))
+                offsets.append(((i, s),))
             for j in range(i):
                 for si in (1, -1):
                     for sj in (1, -1):
-                        self._at(((i, si), (j, sj)))
+                        offsets.append(((i, si), (j, sj)))
+        # All points at once: the evaluator may factor several on two threads.
+        evs = cross.evaluate_many([self._theta(o) for o in offsets])
+        for o, ev in zip(offsets, evs, strict=True):
+            self._store(o, ev)
+        self.center = self._pts[()]
+
+    def _theta(self, offsets: tuple[tuple[int, int], ...]) -> np.ndarray:
+        th = self.x.copy()
+        for i, s in offsets:
+            th[self.coords[i]] += s * self.h[i]
+        return th
+
+    def _store(self, offsets: tuple[tuple[int, int], ...], ev: Any) -> _Point | None:
+        pt = None if ev is None else _Point(ev.ld_l2, ev.ld_rx2, ev.pwrss, self.cross.rx_inverse(ev))
+        if pt is None:
+            self.ok = False
+        self._pts[tuple(v for o in offsets for v in o)] = pt
+        return pt
 
     def _at(self, offsets: tuple[tuple[int, int], ...]) -> _Point | None:
         key = tuple(v for o in offsets for v in o)
         if key not in self._pts:
-            th = self.x.copy()
-            for i, s in offsets:
-                th[self.coords[i]] += s * self.h[i]
-            ev = self.cross.evaluate(th)
-            pt = None if ev is None else _Point(ev.ld_l2, ev.ld_rx2, ev.pwrss, self.cross.rx_inverse(ev))
-            if pt is None:
-                self.ok = False
-            self._pts[key] = pt
+            return self._store(offsets, self.cross.evaluate(self._theta(offsets)))
         return self._pts[key]
 
     def derivatives(
@@ -240,24 +253,29 @@ def _within_variance(r: np.ndarray, block: Block) -> float | None:
 
 
 def _search(
-    dev: Callable[[np.ndarray], float], x0: np.ndarray, lower: np.ndarray, scale: np.ndarray
+    devs: Callable[[list[np.ndarray]], list[float]], x0: np.ndarray, lower: np.ndarray, scale: np.ndarray
 ) -> np.ndarray:
-    """Projected BFGS on z = scale * theta from x0 (see the module docstring); returns theta."""
+    """Projected BFGS on z = scale * theta from x0 (see the module docstring); returns theta. ``devs``
+    gives the deviance at several thetas (evaluated together where the evaluator can)."""
     k = len(x0)
     lo = np.where(np.isfinite(lower), lower, -np.inf) * scale
     eye = np.eye(k)
 
     def f(z: np.ndarray) -> float:
-        return dev(z / scale)
+        return devs([z / scale])[0]
+
+    def fs(zs: list[np.ndarray]) -> list[float]:
+        return devs([z / scale for z in zs])
+
+    def shifted(z: np.ndarray, i: int, by: float) -> np.ndarray:
+        out = z.copy()
+        out[i] += by
+        return out
 
     def grad(z: np.ndarray, f0: float) -> np.ndarray:
-        g = np.empty(k)
-        for i in range(k):
-            h = 1e-6 * max(abs(z[i]), 0.1 * scale[i])
-            up = z.copy()
-            up[i] += h
-            g[i] = (f(up) - f0) / h
-        return g
+        h = np.array([1e-6 * max(abs(z[i]), 0.1 * scale[i]) for i in range(k)])
+        up = fs([shifted(z, i, h[i]) for i in range(k)])
+        return (np.array(up) - f0) / h
 
     z = np.maximum(x0 * scale, lo)
     fz = f(z)
@@ -269,18 +287,12 @@ def _search(
     # the scaling makes the curvatures of one order, not equal, and with the identity the first steps
     # overshoot the flat directions (InstEval's departments swung from 0.01 to 0.24 and back for eight
     # iterations). Where a curvature is not positive (far from the optimum), steepest descent starts.
-    diag = np.empty(k)
-    for i in range(k):
-        h2 = 1e-3 * max(abs(z[i]), 0.1 * scale[i])
-        up, dn = z.copy(), z.copy()
-        up[i] += h2
-        dn[i] -= h2
-        if dn[i] < lo[i]:
-            diag[i] = -1.0
-            continue
-        diag[i] = (f(up) - 2.0 * fz + f(dn)) / h2**2
-    if np.all(diag > 0.0):
-        hinv = np.diag(1.0 / diag)
+    h2 = np.array([1e-3 * max(abs(z[i]), 0.1 * scale[i]) for i in range(k)])
+    if np.all(z - h2 >= lo):
+        pm = fs([shifted(z, i, s * h2[i]) for i in range(k) for s in (1.0, -1.0)])
+        diag = (np.array(pm[0::2]) - 2.0 * fz + np.array(pm[1::2])) / h2**2
+        if np.all(diag > 0.0):
+            hinv = np.diag(1.0 / diag)
     for _ in range(200):
         active = (z <= lo) & (g > 0.0)
         free = ~active
@@ -330,16 +342,12 @@ def _search(
         # The forward differences' O(h) bias leaves the search ~1e-6 (relative) off the optimum, just
         # too far for the polish's first stencil to be its last. One quasi-Newton step on a central
         # difference gradient closes most of it (InstEval: 5 evaluations for a stencil's 13).
-        gc = np.empty(k)
-        for i in range(k):
-            h = 1e-4 * max(abs(z[i]), 0.1 * scale[i])
-            up, dn = z.copy(), z.copy()
-            up[i] += h
-            dn[i] -= h
-            if dn[i] < lo[i]:
-                gc[i] = g[i]
-                continue
-            gc[i] = (f(up) - f(dn)) / (2.0 * h)
+        hc = np.array([1e-4 * max(abs(z[i]), 0.1 * scale[i]) for i in range(k)])
+        inner = z - hc >= lo
+        idx = np.flatnonzero(inner)
+        pm = fs([shifted(z, int(i), s * hc[i]) for i in idx for s in (1.0, -1.0)])
+        gc = g.copy()
+        gc[idx] = (np.array(pm[0::2]) - np.array(pm[1::2])) / (2.0 * hc[idx])
         free = ~((z <= lo) & (gc > 0.0))
         step = np.zeros(k)
         step[free] = -hinv[np.ix_(free, free)] @ gc[free]
@@ -378,17 +386,21 @@ def optimise(
     scale = theta_scales(blocks)
     cache: dict[bytes, float] = {}
 
+    def devs(ths: list[np.ndarray]) -> list[float]:
+        ths = [np.where(bounded, np.maximum(th, 0.0), th) for th in ths]
+        keys = [th.tobytes() for th in ths]
+        todo = {key: th for key, th in zip(keys, ths, strict=True) if key not in cache}
+        for key, ev in zip(todo, cross.evaluate_many(list(todo.values())), strict=True):
+            cache[key] = cross.profiled(ev, reml)
+        return [cache[key] for key in keys]
+
     def dev(th: np.ndarray) -> float:
-        th = np.where(bounded, np.maximum(th, 0.0), th)
-        key = th.tobytes()
-        if key not in cache:
-            cache[key] = cross.profiled(cross.evaluate(th), reml)
-        return cache[key]
+        return devs([th])[0]
 
     x0 = theta_start(blocks)
     if start is not None and len(start) == len(x0) and dev(start) < dev(x0):
         x0 = np.where(bounded, np.maximum(start, 0.0), start)
-    theta = _search(dev, x0, lower, scale)
+    theta = _search(devs, x0, lower, scale)
     for _ in range(3):
         # lme4's restart_edge: the deviance is even in a diagonal entry at 0, so 0 can be a saddle.
         theta = np.where(bounded & (theta < 1e-8), 0.0, theta)
@@ -404,7 +416,7 @@ def optimise(
                     best, best_x = dev(trial), trial
         if best_x is theta:
             break
-        theta = _search(dev, best_x, lower, scale)
+        theta = _search(devs, best_x, lower, scale)
     theta = np.where(bounded & (theta < 1e-8), 0.0, theta)
     theta, ok, stencil = _newton_polish(cross, dev, theta, lower, reml, searched=True)
     message = ""

@@ -116,6 +116,10 @@ class SparseCross:
             b,
         )
 
+    def evaluate_many(self, thetas: Sequence[np.ndarray]) -> list[_SparseEval | None]:
+        """:meth:`evaluate` at each theta, one after another."""
+        return [self.evaluate(t) for t in thetas]
+
     def profiled(self, ev: _SparseEval | None, reml: bool) -> float:
         if ev is None:
             return math.inf
