@@ -286,10 +286,10 @@ class _Cross:
         keys: list[np.ndarray] = []
         wcol: list[np.ndarray] = []
         vals: list[np.ndarray] = []
-        # In chunks of levels of at most ~1M pairs: a crossed design has millions, and every large
+        # In chunks of levels of ~250,000 pairs: a crossed design has millions, and every large
         # temporary is fresh memory (slow to touch the first time in a virtual machine).
         per_level = sum(np.diff(c.indptr) for c in self.cz) ** 2
-        bounds = [0, *np.flatnonzero(np.diff(np.cumsum(per_level) // 1_000_000)) + 1, n1]
+        bounds = [0, *np.flatnonzero(np.diff(np.cumsum(per_level) // 250_000)) + 1, n1]
         for lo, hi in itertools.pairwise(bounds):
             if hi <= lo:
                 continue
