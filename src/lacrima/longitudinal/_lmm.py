@@ -283,30 +283,18 @@ class _Cross:
         as (q1, q1, L1)) to the nonzero entries of the lower triangle of the zr x zr product (the
         Cholesky factorisation reads no other), so an evaluation is one sparse product."""
         q1, n1, zr = self.q1, self.n1, self.zr
-        keys: list[np.ndarray] = []
-        wcol: list[np.ndarray] = []
-        vals: list[np.ndarray] = []
-        # In chunks of levels of ~250,000 pairs: a crossed design has millions, and every large
-        # temporary is fresh memory (slow to touch the first time in a virtual machine).
+        # In chunks of levels of ~250,000 pairs, on two threads where that pays: a crossed design has
+        # millions, and every large temporary is fresh memory (slow to touch the first time in a
+        # virtual machine).
         per_level = sum(np.diff(c.indptr) for c in self.cz) ** 2
         bounds = [0, *np.flatnonzero(np.diff(np.cumsum(per_level) // 250_000)) + 1, n1]
-        for lo, hi in itertools.pairwise(bounds):
-            if hi <= lo:
-                continue
-            for a in range(q1):
-                ca = self.cz[a][lo:hi]
-                la = np.repeat(np.arange(hi - lo), np.diff(ca.indptr))
-                for b in range(q1):
-                    cb = self.cz[b][lo:hi]
-                    reps = np.diff(cb.indptr)[la]
-                    rep_a = np.repeat(np.arange(ca.nnz), reps)
-                    starts = np.cumsum(reps) - reps
-                    idx_b = cb.indptr[la[rep_a]] + np.arange(len(rep_a)) - np.repeat(starts, reps)
-                    row, col = ca.indices[rep_a], cb.indices[idx_b]
-                    low = row >= col
-                    keys.append(row[low].astype(np.int64) * zr + col[low])
-                    wcol.append((a * q1 + b) * n1 + lo + la[rep_a[low]])
-                    vals.append(ca.data[rep_a[low]] * cb.data[idx_b[low]])
+        chunks = [(lo, hi) for lo, hi in itertools.pairwise(bounds) if hi > lo]
+        parts = (
+            map_parallel(self._pairs, chunks) if zr >= _PARALLEL_FROM else [self._pairs(c) for c in chunks]
+        )
+        keys = [k for part in parts for k in part[0]]
+        wcol = [w for part in parts for w in part[1]]
+        vals = [v for part in parts for v in part[2]]
         if keys:
             key = np.concatenate(keys)
             # The distinct entries by a lookup table over the zr x zr positions (a sort of the millions
@@ -352,6 +340,31 @@ class _Cross:
             self._zz_map = sp.csr_matrix(pick @ self._zz_map)
             self._azz_diag = np.diag(azz).copy()
             self._azx = self.a_rest[:zr, zr:].copy()
+
+    def _pairs(self, levels: tuple[int, int]) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+        """For the first term's levels lo..hi-1: per pair of its components (a, b), the pairs of entries
+        (i, j), i >= j, of a level's rows of C_z,a and C_z,b, as flat keys i * zr + j, the weight column
+        (a, b, level) and the product of the two entries."""
+        lo, hi = levels
+        q1, n1, zr = self.q1, self.n1, self.zr
+        keys: list[np.ndarray] = []
+        wcol: list[np.ndarray] = []
+        vals: list[np.ndarray] = []
+        for a in range(q1):
+            ca = self.cz[a][lo:hi]
+            la = np.repeat(np.arange(hi - lo), np.diff(ca.indptr))
+            for b in range(q1):
+                cb = self.cz[b][lo:hi]
+                reps = np.diff(cb.indptr)[la]
+                rep_a = np.repeat(np.arange(ca.nnz), reps)
+                starts = np.cumsum(reps) - reps
+                idx_b = cb.indptr[la[rep_a]] + np.arange(len(rep_a)) - np.repeat(starts, reps)
+                row, col = ca.indices[rep_a], cb.indices[idx_b]
+                low = row >= col
+                keys.append(row[low].astype(np.int64) * zr + col[low])
+                wcol.append((a * q1 + b) * n1 + lo + la[rep_a[low]])
+                vals.append(ca.data[rep_a[low]] * cb.data[idx_b[low]])
+        return keys, wcol, vals
 
     def _lam_pattern(self, rest: Sequence[Block]) -> None:
         """Fixed sparsity pattern of Lambda_r, each entry pointing into [theta, 1]."""

@@ -398,8 +398,10 @@ def optimise(
         return devs([th])[0]
 
     x0 = theta_start(blocks)
-    if start is not None and len(start) == len(x0) and dev(start) < dev(x0):
-        x0 = np.where(bounded, np.maximum(start, 0.0), start)
+    if start is not None and len(start) == len(x0):
+        d_start, d_x0 = devs([start, x0])
+        if d_start < d_x0:
+            x0 = np.where(bounded, np.maximum(start, 0.0), start)
     theta = _search(devs, x0, lower, scale)
     for _ in range(3):
         # lme4's restart_edge: the deviance is even in a diagonal entry at 0, so 0 can be a saddle.
