@@ -271,3 +271,17 @@ def test_the_blocked_evaluator_agrees_with_the_sparse_one(name: str) -> None:
         strict=True,
     ):
         np.testing.assert_allclose(va, vb, rtol=1e-9, atol=1e-14)
+
+
+def test_the_cwc_map_is_the_same_by_sort_as_by_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Very many nested levels (beyond a zr x zr lookup table) find C'WC's entries by a sort instead."""
+    from lacrima.longitudinal import _lmm
+
+    for name in ("slope crossed with a scalar", "nested"):
+        y, x, blocks = _designs()[name]
+        table = _lmm._Cross(y, x, blocks)
+        monkeypatch.setattr(_lmm, "_LOOKUP_LIMIT", 0)
+        by_sort = _lmm._Cross(y, x, blocks)
+        monkeypatch.undo()
+        np.testing.assert_array_equal(table._zz_flat, by_sort._zz_flat)
+        assert (table._zz_map != by_sort._zz_map).nnz == 0

@@ -78,6 +78,8 @@ _DENSE_LIMIT = 4000
 # Below this many columns in the factored block, points are evaluated one after another (a factorisation
 # of 300 columns takes ~0.3 ms, no more than handing it to a thread).
 _PARALLEL_FROM = 300
+# Above this many zr x zr positions the distinct entries of C'WC are found by a sort, not a table.
+_LOOKUP_LIMIT = 64_000_000
 # lme4's isSingular tolerance on the bounded theta entries.
 _SINGULAR_TOL = 1e-4
 
@@ -297,17 +299,21 @@ class _Cross:
         vals = [v for part in parts for v in part[2]]
         if keys:
             key = np.concatenate(keys)
-            # The distinct entries by a lookup table over the zr x zr positions (a sort of the millions
-            # of pairs of a crossed design took seconds).
-            seen = np.zeros(zr * zr, dtype=bool)
-            seen[key] = True
-            uniq = np.flatnonzero(seen)
-            slot = np.cumsum(seen, dtype=np.int64) - 1
+            if zr * zr <= _LOOKUP_LIMIT:
+                # The distinct entries by a lookup table over the zr x zr positions (a sort of the
+                # millions of pairs of a crossed design took seconds).
+                seen = np.zeros(zr * zr, dtype=bool)
+                seen[key] = True
+                uniq = np.flatnonzero(seen)
+                at = (np.cumsum(seen, dtype=np.int64) - 1)[key]
+            else:
+                # Too many positions for a table (tens of thousands of nested therapists): a sort.
+                uniq, at = np.unique(key, return_inverse=True)
             # Stored by columns (the weights), the order the pairs were made in: no conversion of the
             # millions of entries (a COO-to-CSR conversion was half of InstEval's set-up); the
             # product with the weights is as fast.
             col = np.concatenate(wcol)
-            row, data = slot[key], np.concatenate(vals)
+            row, data = at, np.concatenate(vals)
             if np.any(col[1:] < col[:-1]):
                 order = np.argsort(col, kind="stable")
                 col, row, data = col[order], row[order], data[order]
