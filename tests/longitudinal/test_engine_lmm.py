@@ -184,21 +184,30 @@ def _crossed_blocks(seed: int) -> tuple[np.ndarray, np.ndarray, list[Any]]:
     )
 
 
-def test_the_two_part_factorisation_equals_the_one_piece_one() -> None:
+@pytest.mark.parametrize("terms", [3, 4])
+def test_the_two_part_factorisation_equals_the_one_piece_one(terms: int) -> None:
     """The crossed evaluator eliminates a small last term apart (its leading block cached by the other
-    thetas); at any theta it must give what the one-piece factorisation gives, cached or not."""
+    thetas); at any theta it must give what the one-piece factorisation gives, cached or not. With four
+    terms the leading block has two terms, scaled by two thetas."""
     from lacrima.longitudinal._lmm import _Cross
+    from lacrima.longitudinal._structure import Block
 
     y, x, blocks = _crossed_blocks(3)
+    if terms == 4:
+        rooms = np.random.default_rng(9).integers(0, 30, len(y))
+        blocks = [blocks[0], blocks[1], Block(np.ones((len(y), 1)), True, rooms, 30), blocks[2]]
     split = _Cross(y, x, blocks)
     assert split._split
     whole = _Cross(y, x, blocks)
     whole._split = False
     rng = np.random.default_rng(4)
-    base = np.array([0.7, 0.9, 0.4])
+    base = np.array([0.7, 0.9, 0.4]) if terms == 3 else np.array([0.7, 0.9, 0.5, 0.4])
     # The last term's theta changed alone (cache hits), then all (misses), including a zero.
-    step = np.array([0.0, 0.0, 0.1])
-    thetas = [base, base + step, base - 3 * step, base * rng.uniform(0.5, 1.5, 3), np.array([0.7, 0.9, 0.0])]
+    step = np.zeros(terms)
+    step[-1] = 0.1
+    zero = base.copy()
+    zero[-1] = 0.0
+    thetas = [base, base + step, base - 3 * step, base * rng.uniform(0.5, 1.5, terms), zero]
     for theta in map(np.asarray, thetas):
         a, b = split.evaluate(theta), whole.evaluate(theta)
         assert a is not None and b is not None

@@ -278,6 +278,18 @@ class _Cross:
         # Entries hold R (lead x tail), Q (tail x tail) and D^-1: at most ~64 MB of them, at most 64.
         entry_bytes = 8 * (self._lead * self._tail + self._tail**2 + self.n1 * q1 * q1)
         self._lead_cache_size = int(min(64, max(2, 64_000_000 // entry_bytes)))
+        if self._split:
+            # The leading block and the trailing rows built apart from A's constant parts, so that
+            # no m x m matrix is written per evaluation: the C'WC entries of each by position.
+            lead, m = self._lead, self.m
+            rows_zz, cols_zz = np.divmod(self._zz_flat, m)
+            in_lead = rows_zz < lead
+            self._lead_sel, self._tail_sel = np.flatnonzero(in_lead), np.flatnonzero(~in_lead)
+            self._lead_rc = (rows_zz[in_lead], cols_zz[in_lead])
+            self._lead_pos = rows_zz[in_lead] * lead + cols_zz[in_lead]
+            self._tail_pos = (rows_zz[~in_lead] - lead) * m + cols_zz[~in_lead]
+            self._a_lead = np.ascontiguousarray(self.a_rest[:lead, :lead])
+            self._a_tail = np.ascontiguousarray(self.a_rest[lead:, :])
         self._lead_factor: tuple[bytes, np.ndarray] | None = None
 
     def _zz_pattern(self) -> None:
@@ -584,22 +596,36 @@ class _Cross:
         if got is None:
             return None, None
         _, dinv, w, ld1 = got
-        lead = self._lead
+        lead, zr = self._lead, self.zr
         gxx, gzx = self._gram_parts(w)
+        assert gzx is not None
         ds = np.append(theta, 1.0)[self._lam_src_diag][:lead]
-        omega = self._gram(w, gxx, gzx)
-        # Scaled while copied out: the leading block contiguous for LAPACK, the panel by d_s alone.
-        l11 = np.multiply(omega[:lead, :lead], ds[:, None])
-        l11 *= ds[None, :]
+        vals = self._zz_a - self._zz_map @ w.reshape(-1)
+        # L11's matrix d_s G11 d_s + I written once, from A's constant block (one pass when the leading
+        # terms share one theta, as InstEval's lecturers), then C'WC's entries placed scaled.
+        rows, cols = self._lead_rc
+        if np.all(ds == ds[0]):
+            l11 = np.multiply(self._a_lead, ds[0] * ds[0])
+            l11.reshape(-1)[self._lead_pos] = vals[self._lead_sel] * (ds[0] * ds[0])
+        else:
+            l11 = np.multiply(self._a_lead, ds[:, None])
+            l11 *= ds[None, :]
+            l11.reshape(-1)[self._lead_pos] = vals[self._lead_sel] * (ds[rows] * ds[cols])
         np.einsum("ii->i", l11)[:] += 1.0
+        # The trailing rows (the last term's, X's and y's) of G, unscaled.
+        tail = self._a_tail.copy()
+        tail.reshape(-1)[self._tail_pos] = vals[self._tail_sel]
+        xy = zr - lead
+        tail[xy:, :zr] = gzx.T
+        tail[xy:, zr:] = gxx
         if potrf_lower(l11) != 0:
             return None, None
         diag = np.diag(l11)
         if not np.all(np.isfinite(diag)) or np.any(diag <= 0.0):
             return None, None
-        panel = omega[lead:, :lead] * ds[None, :]
+        panel = tail[:, :lead] * ds[None, :]
         rmat = sla.solve_triangular(l11, panel.T, lower=True, check_finite=False)
-        g22 = omega[lead:, lead:]
+        g22 = tail[:, lead:]
         qmat = np.tril(g22) + np.tril(g22, -1).T - rmat.T @ rmat
         return (ld1, dinv, rmat, qmat, 2.0 * float(np.sum(np.log(diag)))), l11
 
