@@ -317,7 +317,7 @@ class _Cross:
                 seen = np.zeros(zr * zr, dtype=bool)
                 seen[key] = True
                 uniq = np.flatnonzero(seen)
-                at = (np.cumsum(seen, dtype=np.int64) - 1)[key]
+                at = (np.cumsum(seen, dtype=np.int32 if zr * zr < 2**31 else np.int64) - 1)[key]
             else:
                 # Too many positions for a table (tens of thousands of nested therapists): a sort.
                 uniq, at = np.unique(key, return_inverse=True)
@@ -330,8 +330,9 @@ class _Cross:
                 order = np.argsort(col, kind="stable")
                 col, row, data = col[order], row[order], data[order]
             ncols = n1 * q1 * q1
-            indptr = np.zeros(ncols + 1, dtype=np.int64)
+            indptr = np.zeros(ncols + 1, dtype=np.int32 if len(row) < 2**31 else np.int64)
             np.cumsum(np.bincount(col, minlength=ncols), out=indptr[1:])
+            row = row.astype(indptr.dtype, copy=False)
             self._zz_map = sp.csc_matrix((data, row, indptr), shape=(len(uniq), ncols))
             # Flat positions in the m x m matrix.
             m = self.m
@@ -379,8 +380,11 @@ class _Cross:
                 idx_b = cb.indptr[la[rep_a]] + np.arange(len(rep_a)) - np.repeat(starts, reps)
                 row, col = ca.indices[rep_a], cb.indices[idx_b]
                 low = row >= col
-                keys.append(row[low].astype(np.int64) * zr + col[low])
-                wcol.append((a * q1 + b) * n1 + lo + la[rep_a[low]])
+                # 32-bit keys and columns where they fit: half the memory of millions of pairs.
+                kt = np.int32 if zr * zr < 2**31 else np.int64
+                keys.append(row[low].astype(kt) * kt(zr) + col[low].astype(kt))
+                ct = np.int32 if n1 * q1 * q1 < 2**31 else np.int64
+                wcol.append((la[rep_a[low]] + (lo + (a * q1 + b) * n1)).astype(ct))
                 vals.append(ca.data[rep_a[low]] * cb.data[idx_b[low]])
         return keys, wcol, vals
 
