@@ -245,15 +245,16 @@ class _Cross:
             for c in self.cz:
                 c.sum_duplicates()
                 c.sort_indices()
-            azz = (zrs.T @ zrs).toarray()
+            azz = sp.coo_matrix(zrs.T @ zrs)
             azx = np.asarray(zrs.T @ xy)
         else:
             self.cz = [sp.csr_matrix((n1, 0)) for _ in range(q1)]
-            azz = np.zeros((0, 0))
+            azz = sp.coo_matrix((0, 0))
             azx = np.zeros((0, self.p + 1))
         m = zr + self.p + 1
-        a_rest = np.empty((m, m))
-        a_rest[:zr, :zr] = azz
+        # Filled in place from the sparse Z'Z (no dense zr x zr temporary: ~10 MB at InstEval).
+        a_rest = np.zeros((m, m))
+        a_rest[azz.row, azz.col] = azz.data
         a_rest[:zr, zr:] = azx
         a_rest[zr:, :zr] = azx.T
         a_rest[zr:, zr:] = xy.T @ xy
@@ -288,7 +289,7 @@ class _Cross:
             self._lead_rc = (rows_zz[in_lead], cols_zz[in_lead])
             self._lead_pos = rows_zz[in_lead] * lead + cols_zz[in_lead]
             self._tail_pos = (rows_zz[~in_lead] - lead) * m + cols_zz[~in_lead]
-            self._a_lead = np.ascontiguousarray(self.a_rest[:lead, :lead])
+            self._a_lead = self.a_rest[:lead, :lead]  # a view: np.multiply writes a contiguous copy
             self._a_tail = np.ascontiguousarray(self.a_rest[lead:, :])
         self._lead_factor: tuple[bytes, np.ndarray] | None = None
 
