@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import queue
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -292,6 +293,9 @@ class _Cross:
             self._a_lead = self.a_rest[:lead, :lead]  # a view: np.multiply writes a contiguous copy
             self._a_tail = np.ascontiguousarray(self.a_rest[lead:, :])
         self._lead_factor: tuple[bytes, np.ndarray] | None = None
+        # Buffers for L11 taken and given back across evaluations (on two threads): a fresh ~10 MB
+        # matrix per evaluation is ~2,500 page faults, slow in a virtual machine.
+        self._spare: queue.SimpleQueue[np.ndarray] = queue.SimpleQueue()
 
     def _zz_pattern(self) -> None:
         """C_z' W C_z is linear in the per-level weights W: precompute the sparse map from W (flattened
@@ -508,7 +512,20 @@ class _Cross:
         if len(self._lead_cache) > self._lead_cache_size:
             self._lead_cache.popitem(last=False)
         if l11 is not None:
-            self._lead_factor = (key, l11)
+            self._hold(key, l11)
+
+    def _hold(self, key: bytes, l11: np.ndarray) -> None:
+        """Keep L11 of ``key`` for the assembly of the whole factor; the one kept before is spare."""
+        before = self._lead_factor
+        self._lead_factor = (key, l11)
+        if before is not None and before[1] is not l11:
+            self._spare.put(before[1])
+
+    def _buffer(self) -> np.ndarray:
+        try:
+            return self._spare.get_nowait()
+        except queue.Empty:
+            return np.empty((self._lead, self._lead))
 
     def _gram_parts(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """A_xx - C_x'WC_x and A_zx - C_z'WC_x."""
@@ -582,7 +599,7 @@ class _Cross:
             else:
                 l11 = self._lead_part(theta)[1]
             assert l11 is not None
-            self._lead_factor = (key, l11)
+            self._hold(key, l11)
             lr = np.zeros((self.m, self.m))
             lr[:lead, :lead] = np.tril(l11)
             lr[lead:, :lead] = dt[:, None] * rmat.T
@@ -595,8 +612,8 @@ class _Cross:
         self, theta: np.ndarray
     ) -> tuple[tuple[float, np.ndarray, np.ndarray, np.ndarray, float] | None, np.ndarray | None]:
         """ld|D|, D^-1, R, Q and log|L11|^2 of :meth:`_evaluate_split` (None: not positive definite),
-        and L11 (its lower triangle) for the assembly of the whole factor. Changes nothing: it runs on
-        several threads at once."""
+        and L11 (its lower triangle, in a buffer from :meth:`_buffer`) for the assembly of the whole
+        factor. Changes nothing else: it runs on several threads at once."""
         got = self._first(theta)
         if got is None:
             return None, None
@@ -609,11 +626,12 @@ class _Cross:
         # L11's matrix d_s G11 d_s + I written once, from A's constant block (one pass when the leading
         # terms share one theta, as InstEval's lecturers), then C'WC's entries placed scaled.
         rows, cols = self._lead_rc
+        l11 = self._buffer()
         if np.all(ds == ds[0]):
-            l11 = np.multiply(self._a_lead, ds[0] * ds[0])
+            np.multiply(self._a_lead, ds[0] * ds[0], out=l11)
             l11.reshape(-1)[self._lead_pos] = vals[self._lead_sel] * (ds[0] * ds[0])
         else:
-            l11 = np.multiply(self._a_lead, ds[:, None])
+            np.multiply(self._a_lead, ds[:, None], out=l11)
             l11 *= ds[None, :]
             l11.reshape(-1)[self._lead_pos] = vals[self._lead_sel] * (ds[rows] * ds[cols])
         np.einsum("ii->i", l11)[:] += 1.0
@@ -623,10 +641,10 @@ class _Cross:
         xy = zr - lead
         tail[xy:, :zr] = gzx.T
         tail[xy:, zr:] = gxx
-        if potrf_lower(l11) != 0:
-            return None, None
-        diag = np.diag(l11)
-        if not np.all(np.isfinite(diag)) or np.any(diag <= 0.0):
+        info = potrf_lower(l11)
+        diag = np.diag(l11).copy()
+        if info != 0 or not np.all(np.isfinite(diag)) or np.any(diag <= 0.0):
+            self._spare.put(l11)
             return None, None
         panel = tail[:, :lead] * ds[None, :]
         rmat = sla.solve_triangular(l11, panel.T, lower=True, check_finite=False)
