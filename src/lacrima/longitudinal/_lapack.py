@@ -112,6 +112,16 @@ PARALLEL = _NOGIL is not None and _cpus() > 1
 _POOL: ThreadPoolExecutor | None = None
 
 
+def _forget_pool() -> None:
+    # A forked child (a web server's worker) inherits the pool's object but not its threads.
+    global _POOL
+    _POOL = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
 def map_parallel(fn: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
     """``[fn(x) for x in items]``, on up to two threads when :data:`PARALLEL` (the machines this runs on
     have two cores or more; more threads would only compete for memory bandwidth at these sizes)."""
