@@ -314,30 +314,49 @@ class _Cross:
         keys = [k for part in parts for k in part[0]]
         wcol = [w for part in parts for w in part[1]]
         vals = [v for part in parts for v in part[2]]
-        if keys:
-            key = np.concatenate(keys)
+        del parts
+        total = sum(len(k) for k in keys)
+        if total:
+            slot: np.ndarray | None = None  # per zr x zr position, its entry's index (the table)
+            at: np.ndarray | None = None  # per pair, its entry's index (the sort)
             if zr * zr <= _LOOKUP_LIMIT:
                 # The distinct entries by a lookup table over the zr x zr positions (a sort of the
                 # millions of pairs of a crossed design took seconds).
                 seen = np.zeros(zr * zr, dtype=bool)
-                seen[key] = True
+                for k in keys:
+                    seen[k] = True
                 uniq = np.flatnonzero(seen)
-                at = (np.cumsum(seen, dtype=np.int32 if zr * zr < 2**31 else np.int64) - 1)[key]
+                slot = np.cumsum(seen, dtype=np.int32 if zr * zr < 2**31 else np.int64) - 1
+                del seen
             else:
                 # Too many positions for a table (tens of thousands of nested therapists): a sort.
-                uniq, at = np.unique(key, return_inverse=True)
+                uniq, at = np.unique(np.concatenate(keys), return_inverse=True)
             # Stored by columns (the weights), the order the pairs were made in: no conversion of the
             # millions of entries (a COO-to-CSR conversion was half of InstEval's set-up); the
-            # product with the weights is as fast.
-            col = np.concatenate(wcol)
-            row, data = at, np.concatenate(vals)
+            # product with the weights is as fast. Filled chunk by chunk, each chunk let go once
+            # copied (the pairs of a crossed design are tens of megabytes).
+            itype = np.int32 if total < 2**31 and len(uniq) < 2**31 else np.int64
+            row = np.empty(total, dtype=itype)
+            col = np.empty(total, dtype=wcol[0].dtype)
+            data = np.empty(total)
+            at_pos = 0
+            while keys:
+                k, w, v = keys.pop(0), wcol.pop(0), vals.pop(0)
+                end = at_pos + len(k)
+                if slot is not None:
+                    row[at_pos:end] = slot[k]
+                else:
+                    assert at is not None
+                    row[at_pos:end] = at[at_pos:end]
+                col[at_pos:end] = w
+                data[at_pos:end] = v
+                at_pos = end
             if np.any(col[1:] < col[:-1]):
                 order = np.argsort(col, kind="stable")
                 col, row, data = col[order], row[order], data[order]
             ncols = n1 * q1 * q1
-            indptr = np.zeros(ncols + 1, dtype=np.int32 if len(row) < 2**31 else np.int64)
+            indptr = np.zeros(ncols + 1, dtype=itype)
             np.cumsum(np.bincount(col, minlength=ncols), out=indptr[1:])
-            row = row.astype(indptr.dtype, copy=False)
             self._zz_map = sp.csc_matrix((data, row, indptr), shape=(len(uniq), ncols))
             # Flat positions in the m x m matrix.
             m = self.m
