@@ -619,8 +619,9 @@ class _Cross:
                 l11 = self._lead_part(theta)[1]
             assert l11 is not None
             self._hold(key, l11)
+            # As the one-piece factor: the factor in the lower triangle, the upper one not read.
             lr = np.zeros((self.m, self.m))
-            lr[:lead, :lead] = np.tril(l11)
+            lr[:lead, :lead] = l11
             lr[lead:, :lead] = dt[:, None] * rmat.T
             lr[lead:, lead:] = l22
             return lr
@@ -779,8 +780,9 @@ class _Cross:
         return beta, modes
 
     def _rest_inverse(self, ev: _Eval) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """S^-1 for the rest terms' block S of the factor (LAPACK's potri, about two factorisations), or
-        its diagonal alone when the block is diagonal (nested designs: no zr x zr matrix)."""
+        """S^-1 for the rest terms' block S of the factor (LAPACK's potri, about two factorisations), in
+        its lower triangle, or its diagonal alone when the block is diagonal (nested designs: no zr x zr
+        matrix)."""
         zr = self.zr
         if ev.lzz_diag is not None:
             return None, 1.0 / ev.lzz_diag**2
@@ -789,8 +791,9 @@ class _Cross:
         inv_t, info = _potri(lzz.T, lower=0, overwrite_c=1)
         if info != 0:
             raise np.linalg.LinAlgError("the random-effects block of the factor is singular")
-        low = np.tril(inv_t.T)
-        return low + np.tril(low, -1).T, None
+        # Only the lower triangle holds S^-1 (read it by (max, min) index): no symmetric copies of a
+        # ~10 MB matrix.
+        return inv_t.T, None
 
     def conditional_variances(self, ev: _Eval, theta: np.ndarray, sigma2: float) -> list[np.ndarray]:
         """Per term, (L_k, q_k, q_k) conditional covariances of b given y at the estimates, as lme4's
@@ -811,13 +814,13 @@ class _Cross:
                 full = self._zz_map.T @ (sdiag * d * d)
                 strict = np.zeros_like(full)
             else:
+                rows_zz, cols_zz = np.divmod(self._zz_flat, self.m)  # rows >= cols: the lower triangle
                 if d is not None:
-                    kmat = sinv * d[:, None] * d[None, :]
+                    k_e = sinv[rows_zz, cols_zz] * d[rows_zz] * d[cols_zz]
                 else:
+                    whole = np.tril(sinv) + np.tril(sinv, -1).T
                     lz = self.lambda_rest(theta)[:zr, :zr]
-                    kmat = np.asarray(lz @ np.asarray(lz @ sinv).T)
-                rows_zz, cols_zz = np.divmod(self._zz_flat, self.m)
-                k_e = kmat[rows_zz, cols_zz]
+                    k_e = np.asarray(lz @ np.asarray(lz @ whole).T)[rows_zz, cols_zz]
                 full = self._zz_map.T @ k_e
                 strict = self._zz_map.T @ np.where(rows_zz != cols_zz, k_e, 0.0)
             extra = full.reshape(q1, q1, n1) + strict.reshape(q1, q1, n1).transpose(1, 0, 2)
@@ -833,9 +836,9 @@ class _Cross:
                     assert sdiag is not None
                     out_rest.append(sdiag[start : start + size].reshape(blk_k.n_levels, 1, 1))
                 else:
-                    blk = sinv[start : start + size, start : start + size]
-                    idx = np.arange(blk_k.n_levels)[:, None] * blk_k.q + np.arange(blk_k.q)[None, :]
-                    out_rest.append(blk[idx[:, :, None], idx[:, None, :]])
+                    idx = start + np.arange(blk_k.n_levels)[:, None] * blk_k.q + np.arange(blk_k.q)[None, :]
+                    i, j = idx[:, :, None], idx[:, None, :]
+                    out_rest.append(sinv[np.maximum(i, j), np.minimum(i, j)])
                 start += size
         blocks_out = [first, *out_rest]
         return [sigma2 * (lam @ v @ lam.T) for lam, v in zip(lams, blocks_out, strict=True)]
@@ -855,9 +858,10 @@ def fit_lmm(y: np.ndarray, x: np.ndarray, blocks: Sequence[Block], reml: bool) -
         cross = SparseCross(y, x, blocks)
     else:
         cross = _Cross(y, x, blocks)
-    # One BLAS thread: the work is many small or mid-sized factorisations, where threads only add
+    # One BLAS thread: the work is many small or mid-sized factorisations, where BLAS threads only add
     # synchronisation (measured on 2 shared cores: 3x the CPU time at m = 204, 5x the wall time at
-    # m = 1,145, InstEval's dense block).
+    # m = 1,145, InstEval's dense block); large designs instead factor two points at a time, each on
+    # a thread of its own (evaluate_many).
     with threadpool_limits(1):
         return _fit(cross, blocks, reml, moment_start(y, x, blocks))
 
