@@ -642,14 +642,17 @@ class _Cross:
         gxx, gzx = self._gram_parts(w)
         assert gzx is not None
         ds = np.append(theta, 1.0)[self._lam_src_diag][:lead]
-        vals = self._zz_a - self._zz_map @ w.reshape(-1)
+        vals = self._zz_map @ w.reshape(-1)
+        np.subtract(self._zz_a, vals, out=vals)  # in place: each 1 MB temporary is fresh memory
         # L11's matrix d_s G11 d_s + I written once, from A's constant block (one pass when the leading
         # terms share one theta, as InstEval's lecturers), then C'WC's entries placed scaled.
         rows, cols = self._lead_rc
         l11 = self._buffer()
         if np.all(ds == ds[0]):
             np.multiply(self._a_lead, ds[0] * ds[0], out=l11)
-            l11.reshape(-1)[self._lead_pos] = vals[self._lead_sel] * (ds[0] * ds[0])
+            picked = vals[self._lead_sel]
+            picked *= ds[0] * ds[0]
+            l11.reshape(-1)[self._lead_pos] = picked
         else:
             np.multiply(self._a_lead, ds[:, None], out=l11)
             l11 *= ds[None, :]
