@@ -200,17 +200,8 @@ def moment_start(y: np.ndarray, x: np.ndarray, blocks: list[Block]) -> np.ndarra
         s2 = within
     out: list[np.ndarray] = []
     for b in blocks:
-        q, nl = b.q, b.n_levels
-        codes = np.asarray(b.codes, dtype=np.int64)
-        z = np.asarray(b.z, dtype=float)
-        zz = np.empty((nl, q, q))
-        zr = np.empty((nl, q))
-        for i in range(q):
-            zr[:, i] = np.bincount(codes, z[:, i] * r, minlength=nl)
-            for j in range(i, q):
-                zz[:, i, j] = zz[:, j, i] = np.bincount(codes, z[:, i] * z[:, j], minlength=nl)
-        det = np.linalg.det(zz)
-        ok = det > 1e-8 * np.max(np.abs(zz), axis=(1, 2)) ** q
+        q = b.q
+        zz, zr, ok = _level_sums(r, b)
         if not np.any(ok):
             return None
         inv = np.linalg.inv(zz[ok])
@@ -226,6 +217,21 @@ def moment_start(y: np.ndarray, x: np.ndarray, blocks: list[Block]) -> np.ndarra
     return start if np.all(np.isfinite(start)) else None
 
 
+def _level_sums(r: np.ndarray, block: Block) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per level of ``block``: Z_l'Z_l (L, q, q), Z_l'r (L, q) and whether Z_l'Z_l is regular."""
+    q, nl = block.q, block.n_levels
+    codes = np.asarray(block.codes, dtype=np.int64)
+    z = np.asarray(block.z, dtype=float)
+    zz = np.empty((nl, q, q))
+    zr = np.empty((nl, q))
+    for i in range(q):
+        zr[:, i] = np.bincount(codes, z[:, i] * r, minlength=nl)
+        for j in range(i, q):
+            zz[:, i, j] = zz[:, j, i] = np.bincount(codes, z[:, i] * z[:, j], minlength=nl)
+    regular = np.linalg.det(zz) > 1e-8 * np.max(np.abs(zz), axis=(1, 2)) ** q
+    return zz, zr, regular
+
+
 def _within_variance(r: np.ndarray, block: Block) -> float | None:
     """The residual variance within the levels of ``block`` (the term with the most levels): the OLS
     residuals r fitted by least squares in each level with a regular Z_l'Z_l, pooled. The OLS residual
@@ -233,17 +239,10 @@ def _within_variance(r: np.ndarray, block: Block) -> float | None:
     the residual variance, and the start a quarter of the optimum's theta)."""
     q, nl = block.q, block.n_levels
     codes = np.asarray(block.codes, dtype=np.int64)
-    z = np.asarray(block.z, dtype=float)
     counts = np.bincount(codes, minlength=nl)
-    zz = np.empty((nl, q, q))
-    zr = np.empty((nl, q))
-    for i in range(q):
-        zr[:, i] = np.bincount(codes, z[:, i] * r, minlength=nl)
-        for j in range(i, q):
-            zz[:, i, j] = zz[:, j, i] = np.bincount(codes, z[:, i] * z[:, j], minlength=nl)
+    zz, zr, regular = _level_sums(r, block)
     rr = np.bincount(codes, r * r, minlength=nl)
-    det = np.linalg.det(zz)
-    ok = (counts > q) & (det > 1e-8 * np.max(np.abs(zz), axis=(1, 2)) ** q)
+    ok = (counts > q) & regular
     if not np.any(ok):
         return None
     bh = np.linalg.solve(zz[ok], zr[ok][:, :, None])[:, :, 0]
