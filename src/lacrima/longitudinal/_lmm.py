@@ -56,7 +56,6 @@ from typing import Any
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
-from scipy.linalg.lapack import dpotrf as _potrf
 from scipy.linalg.lapack import dpotri as _potri
 from threadpoolctl import threadpool_limits
 
@@ -284,7 +283,7 @@ class _Cross:
             # The leading block and the trailing rows built apart from A's constant parts, so that
             # no m x m matrix is written per evaluation: the C'WC entries of each by position.
             lead, m = self._lead, self.m
-            rows_zz, cols_zz = np.divmod(self._zz_flat, m)
+            rows_zz, cols_zz = self._zz_rows, self._zz_cols
             in_lead = rows_zz < lead
             self._lead_sel, self._tail_sel = np.flatnonzero(in_lead), np.flatnonzero(~in_lead)
             self._lead_rc = (rows_zz[in_lead], cols_zz[in_lead])
@@ -368,8 +367,8 @@ class _Cross:
         self._lam_diag = bool(np.all(self._lam_rows == self._lam_cols))
         # Nested scalar rest terms: A_zz and C_z'WC_z are both diagonal.
         azz = self.a_rest[:zr, :zr]
-        rows_zz = self._zz_flat // self.m
-        cols_zz = self._zz_flat % self.m
+        # Row and column of each entry in the zr x zr block (row >= col: the lower triangle).
+        self._zz_rows, self._zz_cols = rows_zz, cols_zz = np.divmod(self._zz_flat, self.m)
         self._zz_diag = bool(
             zr > 0
             and self._lam_diag
@@ -720,9 +719,9 @@ class _Cross:
         lzz = np.sqrt(ozz)
         lxz = gzx * (dz / lzz)[:, None]
         sxx = gxx - lxz.T @ lxz
-        lxx, info = _potrf(sxx, lower=1, clean=1, overwrite_a=1)
-        if info != 0:
+        if potrf_lower(sxx) != 0:
             return None
+        lxx = np.tril(sxx)
         diag = np.diag(lxx)
         if not np.all(np.isfinite(diag)) or np.any(diag[:-1] <= 0.0):
             return None
@@ -817,7 +816,7 @@ class _Cross:
                 full = self._zz_map.T @ (sdiag * d * d)
                 strict = np.zeros_like(full)
             else:
-                rows_zz, cols_zz = np.divmod(self._zz_flat, self.m)  # rows >= cols: the lower triangle
+                rows_zz, cols_zz = self._zz_rows, self._zz_cols
                 if d is not None:
                     k_e = sinv[rows_zz, cols_zz] * d[rows_zz] * d[cols_zz]
                 else:

@@ -266,13 +266,17 @@ def _search(
     def fs(zs: list[np.ndarray]) -> list[float]:
         return devs([z / scale for z in zs])
 
+    def steps(rel: float, z: np.ndarray) -> np.ndarray:
+        # Difference steps relative to |z|, floored at a tenth of the coordinate's scale.
+        return rel * np.maximum(np.abs(z), 0.1 * scale)
+
     def shifted(z: np.ndarray, i: int, by: float) -> np.ndarray:
         out = z.copy()
         out[i] += by
         return out
 
     def grad(z: np.ndarray, f0: float) -> np.ndarray:
-        h = np.array([1e-6 * max(abs(z[i]), 0.1 * scale[i]) for i in range(k)])
+        h = steps(1e-6, z)
         up = fs([shifted(z, i, h[i]) for i in range(k)])
         return (np.array(up) - f0) / h
 
@@ -286,7 +290,7 @@ def _search(
     # the scaling makes the curvatures of one order, not equal, and with the identity the first steps
     # overshoot the flat directions (InstEval's departments swung from 0.01 to 0.24 and back for eight
     # iterations). Where a curvature is not positive (far from the optimum), steepest descent starts.
-    h2 = np.array([1e-3 * max(abs(z[i]), 0.1 * scale[i]) for i in range(k)])
+    h2 = steps(1e-3, z)
     if np.all(z - h2 >= lo):
         pm = fs([shifted(z, i, s * h2[i]) for i in range(k) for s in (1.0, -1.0)])
         diag = (np.array(pm[0::2]) - 2.0 * fz + np.array(pm[1::2])) / h2**2
@@ -341,7 +345,7 @@ def _search(
         # The forward differences' O(h) bias leaves the search ~1e-6 (relative) off the optimum, just
         # too far for the polish's first stencil to be its last. One quasi-Newton step on a central
         # difference gradient closes most of it (InstEval: 5 evaluations for a stencil's 13).
-        hc = np.array([1e-4 * max(abs(z[i]), 0.1 * scale[i]) for i in range(k)])
+        hc = steps(1e-4, z)
         inner = z - hc >= lo
         idx = np.flatnonzero(inner)
         pm = fs([shifted(z, int(i), s * hc[i]) for i in idx for s in (1.0, -1.0)])
