@@ -392,10 +392,15 @@ class _Cross:
         keys: list[np.ndarray] = []
         wcol: list[np.ndarray] = []
         vals: list[np.ndarray] = []
+        kt = np.int32 if zr * zr < 2**31 else np.int64
+        ct = np.int32 if n1 * q1 * q1 < 2**31 else np.int64
         for a in range(q1):
             ca = self.cz[a][lo:hi]
             la = np.repeat(np.arange(hi - lo), np.diff(ca.indptr))
             for b in range(q1):
+                if a == b:
+                    self._pairs_within(ca, la, lo + (a * q1 + a) * n1, (keys, wcol, vals), (kt, ct))
+                    continue
                 cb = self.cz[b][lo:hi]
                 reps = np.diff(cb.indptr)[la]
                 rep_a = np.repeat(np.arange(ca.nnz), reps)
@@ -404,12 +409,36 @@ class _Cross:
                 row, col = ca.indices[rep_a], cb.indices[idx_b]
                 low = row >= col
                 # 32-bit keys and columns where they fit: half the memory of millions of pairs.
-                kt = np.int32 if zr * zr < 2**31 else np.int64
                 keys.append(row[low].astype(kt) * kt(zr) + col[low].astype(kt))
-                ct = np.int32 if n1 * q1 * q1 < 2**31 else np.int64
                 wcol.append((la[rep_a[low]] + (lo + (a * q1 + b) * n1)).astype(ct))
                 vals.append(ca.data[rep_a[low]] * cb.data[idx_b[low]])
         return keys, wcol, vals
+
+    def _pairs_within(
+        self,
+        ca: sp.csr_matrix,
+        la: np.ndarray,
+        first_col: int,
+        out: tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]],
+        types: tuple[type, type],
+    ) -> None:
+        """:meth:`_pairs` for a = b: a level's entries paired with the ones before them in its row and
+        with themselves (the row's columns are sorted, so that is the lower triangle), made directly:
+        half the pairs that pairing all and keeping the lower ones makes (InstEval: 1.8 of 3.6
+        million)."""
+        kt, ct = types
+        it = np.int32 if ca.nnz < 2**31 else np.int64
+        starts = ca.indptr[:-1].astype(it)[la]  # per entry, where its row starts
+        count = np.arange(ca.nnz, dtype=it) - starts + 1  # entries up to and including itself
+        mine = np.repeat(np.arange(ca.nnz, dtype=it), count)
+        offset = np.cumsum(count, dtype=np.int64) - count
+        other = np.arange(len(mine), dtype=np.int64) - np.repeat(offset, count)
+        other += np.repeat(starts, count)
+        cols = ca.indices
+        keys, wcol, vals = out
+        keys.append(cols[mine].astype(kt) * kt(self.zr) + cols[other].astype(kt))
+        wcol.append((la[mine] + first_col).astype(ct))
+        vals.append(ca.data[mine] * ca.data[other])
 
     def _lam_pattern(self, rest: Sequence[Block]) -> None:
         """Fixed sparsity pattern of Lambda_r, each entry pointing into [theta, 1]."""
