@@ -244,6 +244,18 @@ def _designs() -> dict[str, tuple[np.ndarray, np.ndarray, list[Any]]]:
         ),
         "crossed with a slope": (y, x, [Block(one, True, a, 150), Block(slope, True, b, 40)]),
         "nested": (y, x, [Block(slope, True, client, n // 20), Block(one, True, client // 10, n // 200)]),
+        # The first term's covariate is 0 wherever b < 5: there A has entries C'WC lacks (the leading
+        # block's two terms, b and c, scaled by two thetas).
+        "A beyond C'WC's pattern": (
+            y,
+            x,
+            [
+                Block((t * (b >= 5))[:, None], False, a, 150),
+                Block(one, True, b, 40),
+                Block(one, True, rng.integers(0, 30, n), 30),
+                Block(one, True, b % 6, 6),
+            ],
+        ),
     }
 
 
@@ -264,8 +276,11 @@ def test_the_blocked_evaluator_agrees_with_the_sparse_one(name: str) -> None:
         "and a small last term": (True, False, True),
         "crossed with a slope": (False, False, False),
         "nested": (False, True, True),
+        "A beyond C'WC's pattern": (True, False, True),
     }
     assert (blocked._split, blocked._zz_diag, blocked._lam_diag) == paths[name]
+    if blocked._split:
+        assert (len(blocked._a_extra[0]) > 0) == (name == "A beyond C'WC's pattern")
     a, b = blocked.evaluate(theta), general.evaluate(theta)
     assert a is not None and b is not None
     assert (a.ld_l2, a.ld_rx2, a.pwrss) == pytest.approx((b.ld_l2, b.ld_rx2, b.pwrss), rel=1e-11)

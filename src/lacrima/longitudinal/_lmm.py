@@ -284,12 +284,20 @@ class _Cross:
             # no m x m matrix is written per evaluation: the C'WC entries of each by position.
             lead, m = self._lead, self.m
             rows_zz, cols_zz = self._zz_rows, self._zz_cols
-            in_lead = rows_zz < lead
-            self._lead_sel, self._tail_sel = np.flatnonzero(in_lead), np.flatnonzero(~in_lead)
-            self._lead_rc = (rows_zz[in_lead], cols_zz[in_lead])
-            self._lead_pos = rows_zz[in_lead] * lead + cols_zz[in_lead]
-            self._tail_pos = (rows_zz[~in_lead] - lead) * m + cols_zz[~in_lead]
-            self._a_lead = self.a_rest[:lead, :lead]  # a view: np.multiply writes a contiguous copy
+            # The entries are in the order of their flat position: the leading block's come first.
+            self._n_lead_entries = n_lead = int(np.searchsorted(rows_zz, lead))
+            assert np.all(rows_zz[:n_lead] < lead) and np.all(rows_zz[n_lead:] >= lead)
+            self._lead_rc = (rows_zz[:n_lead], cols_zz[:n_lead])
+            self._lead_pos = rows_zz[:n_lead] * lead + cols_zz[:n_lead]
+            self._tail_pos = (rows_zz[n_lead:] - lead) * m + cols_zz[n_lead:]
+            # A's entries in the leading block's lower triangle where C'WC has none (C'WC has an entry
+            # wherever two of the rest terms' effects share an observation, so usually there are none):
+            # the block is written as zeros and these and C'WC's entries, no pass reading A.
+            a_low = np.tril(self.a_rest[:lead, :lead])
+            a_low.reshape(-1)[self._lead_pos] = 0.0
+            extra_r, extra_c = np.nonzero(a_low)
+            self._a_extra = (extra_r * lead + extra_c, a_low[extra_r, extra_c], extra_r, extra_c)
+            del a_low
             self._a_tail = np.ascontiguousarray(self.a_rest[lead:, :])
         self._lead_factor: tuple[bytes, np.ndarray] | None = None
         # Buffers for L11 taken and given back across evaluations (on two threads): a fresh ~10 MB
@@ -672,23 +680,26 @@ class _Cross:
         ds = np.append(theta, 1.0)[self._lam_src_diag][:lead]
         vals = self._zz_map @ w.reshape(-1)
         np.subtract(self._zz_a, vals, out=vals)  # in place: each 1 MB temporary is fresh memory
-        # L11's matrix d_s G11 d_s + I written once, from A's constant block (one pass when the leading
-        # terms share one theta, as InstEval's lecturers), then C'WC's entries placed scaled.
+        # L11's matrix d_s G11 d_s + I (its lower triangle: potrf reads no other) written into a reused
+        # buffer: zeros, then the entries of A - C'WC scaled, read from the product in place.
         rows, cols = self._lead_rc
+        n_lead = self._n_lead_entries
         l11 = self._buffer()
+        l11.fill(0.0)
+        flat = l11.reshape(-1)
+        lead_vals = vals[:n_lead]  # a view
+        extra_pos, extra_val, extra_r, extra_c = self._a_extra
         if np.all(ds == ds[0]):
-            np.multiply(self._a_lead, ds[0] * ds[0], out=l11)
-            picked = vals[self._lead_sel]
-            picked *= ds[0] * ds[0]
-            l11.reshape(-1)[self._lead_pos] = picked
+            lead_vals *= ds[0] * ds[0]
+            flat[extra_pos] = extra_val * (ds[0] * ds[0])
         else:
-            np.multiply(self._a_lead, ds[:, None], out=l11)
-            l11 *= ds[None, :]
-            l11.reshape(-1)[self._lead_pos] = vals[self._lead_sel] * (ds[rows] * ds[cols])
+            lead_vals *= ds[rows] * ds[cols]
+            flat[extra_pos] = extra_val * (ds[extra_r] * ds[extra_c])
+        flat[self._lead_pos] = lead_vals
         np.einsum("ii->i", l11)[:] += 1.0
         # The trailing rows (the last term's, X's and y's) of G, unscaled.
         tail = self._a_tail.copy()
-        tail.reshape(-1)[self._tail_pos] = vals[self._tail_sel]
+        tail.reshape(-1)[self._tail_pos] = vals[n_lead:]
         xy = zr - lead
         tail[xy:, :zr] = gzx.T
         tail[xy:, zr:] = gxx
