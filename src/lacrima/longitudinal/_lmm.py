@@ -293,11 +293,11 @@ class _Cross:
             # A's entries in the leading block's lower triangle where C'WC has none (C'WC has an entry
             # wherever two of the rest terms' effects share an observation, so usually there are none):
             # the block is written as zeros and these and C'WC's entries, no pass reading A.
-            a_low = np.tril(self.a_rest[:lead, :lead])
-            a_low.reshape(-1)[self._lead_pos] = 0.0
-            extra_r, extra_c = np.nonzero(a_low)
-            self._a_extra = (extra_r * lead + extra_c, a_low[extra_r, extra_c], extra_r, extra_c)
-            del a_low
+            low = (azz.row < lead) & (azz.col <= azz.row) & (azz.data != 0.0)
+            a_r, a_c = azz.row[low].astype(np.int64), azz.col[low].astype(np.int64)
+            outside = ~np.isin(a_r * lead + a_c, self._lead_pos)
+            extra_r, extra_c = a_r[outside], a_c[outside]
+            self._a_extra = (extra_r * lead + extra_c, azz.data[low][outside], extra_r, extra_c)
             self._a_tail = np.ascontiguousarray(self.a_rest[lead:, :])
         self._lead_factor: tuple[bytes, np.ndarray] | None = None
         # Buffers for L11 taken and given back across evaluations (on two threads): a fresh ~10 MB
