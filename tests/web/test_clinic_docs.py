@@ -75,3 +75,32 @@ def test_it_accepts_the_check_in_example_and_replays_it(world) -> None:
     again = post()
     assert first[0] == 201 and first[1]["created"] is True and first[1]["session"] == 1
     assert again == (200, {**first[1], "created": False})
+
+
+THERAPIST = (Path(__file__).resolve().parents[2] / "docs" / "therapist.md").read_text(encoding="utf-8")
+
+
+def test_the_clinic_and_therapist_guides_show_only_clinic_urls_that_resolve() -> None:
+    paths = set(re.findall(r"`(/clinic/[^`\s]*)`", THERAPIST + DOC))
+    assert {"/clinic/", "/clinic/<study>/clients/<code>/", "/clinic/alerts/<id>/"} <= paths
+    broken = []
+    for path in sorted(paths):
+        concrete = path.replace("<study>", "demo-clinic").replace("<code>", "D001")
+        concrete = concrete.replace("<id>", "1").replace("<run>", "1")
+        try:
+            resolve(concrete)
+        except Resolver404:
+            broken.append(path)
+    assert broken == [], f"the guides show clinic paths that no view serves: {broken}"
+
+
+def test_the_therapist_guide_runs_only_commands_that_exist() -> None:
+    from typer.testing import CliRunner
+
+    from lacrima.cli import app
+
+    blocks = "\n".join(re.findall(r"```bash\n(.*?)```", THERAPIST, flags=re.S))
+    used = set(re.findall(r"^lacrima ([a-z]+)", blocks, flags=re.M))
+    assert used == {"demo", "serve"}
+    for command in sorted(used):
+        assert CliRunner().invoke(app, [command, "--help"]).exit_code == 0, command
