@@ -299,12 +299,12 @@ def test_the_blocked_evaluator_agrees_with_the_sparse_one(name: str) -> None:
 
 def test_the_cwc_map_is_the_same_by_sort_as_by_table(monkeypatch: pytest.MonkeyPatch) -> None:
     """Very many nested levels (beyond a zr x zr lookup table) find C'WC's entries by a sort instead."""
-    from lacrima.longitudinal import _lmm
+    from lacrima.longitudinal import _lmm, _lmm_cwc
 
     for name in ("slope crossed with a scalar", "nested"):
         y, x, blocks = _designs()[name]
         table = _lmm._Cross(y, x, blocks)
-        monkeypatch.setattr(_lmm, "_LOOKUP_LIMIT", 0)
+        monkeypatch.setattr(_lmm_cwc, "_LOOKUP_LIMIT", 0)
         by_sort = _lmm._Cross(y, x, blocks)
         monkeypatch.undo()
         np.testing.assert_array_equal(table._zz_flat, by_sort._zz_flat)

@@ -45,7 +45,6 @@ pwrss / sigma^2`` (nu = n - p for REML, n for ML); for each coefficient, with g 
 
 from __future__ import annotations
 
-import itertools
 import math
 import queue
 from collections import OrderedDict
@@ -60,6 +59,7 @@ from scipy.linalg.lapack import dpotri as _potri
 from threadpoolctl import threadpool_limits
 
 from lacrima.longitudinal._lapack import PARALLEL, map_parallel, potrf_lower
+from lacrima.longitudinal._lmm_cwc import cwc_map
 from lacrima.longitudinal._lmm_optimise import moment_start, optimise, satterthwaite
 from lacrima.longitudinal._lmm_sparse import SparseCross, centred, profiled_deviance
 from lacrima.longitudinal._structure import (
@@ -78,8 +78,6 @@ _DENSE_LIMIT = 4000
 # Below this many columns in the factored block, points are evaluated one after another (a factorisation
 # of 300 columns takes ~0.3 ms, no more than handing it to a thread).
 _PARALLEL_FROM = 300
-# Above this many zr x zr positions the distinct entries of C'WC are found by a sort, not a table.
-_LOOKUP_LIMIT = 64_000_000
 # lme4's isSingular tolerance on the bounded theta entries.
 _SINGULAR_TOL = 1e-4
 
@@ -284,9 +282,9 @@ class _Cross:
             # no m x m matrix is written per evaluation: the C'WC entries of each by position.
             lead, m = self._lead, self.m
             rows_zz, cols_zz = self._zz_rows, self._zz_cols
-            # The entries are in the order of their flat position: the leading block's come first.
+            # The entries come in the order of their flat position (cwc_map), so by row: the leading
+            # block's first.
             self._n_lead_entries = n_lead = int(np.searchsorted(rows_zz, lead))
-            assert np.all(rows_zz[:n_lead] < lead) and np.all(rows_zz[n_lead:] >= lead)
             self._lead_rc = (rows_zz[:n_lead], cols_zz[:n_lead])
             self._lead_pos = rows_zz[:n_lead] * lead + cols_zz[:n_lead]
             self._tail_pos = (rows_zz[n_lead:] - lead) * m + cols_zz[n_lead:]
@@ -305,72 +303,11 @@ class _Cross:
         self._spare: queue.SimpleQueue[np.ndarray] = queue.SimpleQueue()
 
     def _zz_pattern(self) -> None:
-        """C_z' W C_z is linear in the per-level weights W: precompute the sparse map from W (flattened
-        as (q1, q1, L1)) to the nonzero entries of the lower triangle of the zr x zr product (the
-        Cholesky factorisation reads no other), so an evaluation is one sparse product."""
-        q1, n1, zr = self.q1, self.n1, self.zr
-        # In chunks of levels of ~250,000 pairs, on two threads where that pays: a crossed design has
-        # millions, and every large temporary is fresh memory (slow to touch the first time in a
-        # virtual machine).
-        per_level = sum(np.diff(c.indptr) for c in self.cz) ** 2
-        bounds = [0, *np.flatnonzero(np.diff(np.cumsum(per_level) // 250_000)) + 1, n1]
-        chunks = [(lo, hi) for lo, hi in itertools.pairwise(bounds) if hi > lo]
-        parts = (
-            map_parallel(self._pairs, chunks) if zr >= _PARALLEL_FROM else [self._pairs(c) for c in chunks]
-        )
-        keys = [k for part in parts for k in part[0]]
-        wcol = [w for part in parts for w in part[1]]
-        vals = [v for part in parts for v in part[2]]
-        del parts
-        total = sum(len(k) for k in keys)
-        if total:
-            slot: np.ndarray | None = None  # per zr x zr position, its entry's index (the table)
-            at: np.ndarray | None = None  # per pair, its entry's index (the sort)
-            if zr * zr <= _LOOKUP_LIMIT:
-                # The distinct entries by a lookup table over the zr x zr positions (a sort of the
-                # millions of pairs of a crossed design took seconds).
-                seen = np.zeros(zr * zr, dtype=bool)
-                for k in keys:
-                    seen[k] = True
-                uniq = np.flatnonzero(seen)
-                slot = np.cumsum(seen, dtype=np.int32 if zr * zr < 2**31 else np.int64) - 1
-                del seen
-            else:
-                # Too many positions for a table (tens of thousands of nested therapists): a sort.
-                uniq, at = np.unique(np.concatenate(keys), return_inverse=True)
-            # Stored by columns (the weights), the order the pairs were made in: no conversion of the
-            # millions of entries (a COO-to-CSR conversion was half of InstEval's set-up); the
-            # product with the weights is as fast. Filled chunk by chunk, each chunk let go once
-            # copied (the pairs of a crossed design are tens of megabytes).
-            itype = np.int32 if total < 2**31 and len(uniq) < 2**31 else np.int64
-            row = np.empty(total, dtype=itype)
-            col = np.empty(total, dtype=wcol[0].dtype)
-            data = np.empty(total)
-            at_pos = 0
-            while keys:
-                k, w, v = keys.pop(0), wcol.pop(0), vals.pop(0)
-                end = at_pos + len(k)
-                if slot is not None:
-                    row[at_pos:end] = slot[k]
-                else:
-                    assert at is not None
-                    row[at_pos:end] = at[at_pos:end]
-                col[at_pos:end] = w
-                data[at_pos:end] = v
-                at_pos = end
-            if np.any(col[1:] < col[:-1]):
-                order = np.argsort(col, kind="stable")
-                col, row, data = col[order], row[order], data[order]
-            ncols = n1 * q1 * q1
-            indptr = np.zeros(ncols + 1, dtype=itype)
-            np.cumsum(np.bincount(col, minlength=ncols), out=indptr[1:])
-            self._zz_map = sp.csc_matrix((data, row, indptr), shape=(len(uniq), ncols))
-            # Flat positions in the m x m matrix.
-            m = self.m
-            self._zz_flat = (uniq // zr) * m + (uniq % zr)
-        else:
-            self._zz_map = sp.csr_matrix((0, n1 * q1 * q1))
-            self._zz_flat = np.zeros(0, dtype=np.int64)
+        """The C'WC map (:func:`._lmm_cwc.cwc_map`) and what the evaluations read of A beside it."""
+        zr = self.zr
+        self._zz_map, uniq = cwc_map(self.cz, self.n1, zr, parallel=zr >= _PARALLEL_FROM)
+        # Flat positions in the m x m matrix.
+        self._zz_flat = (uniq // zr) * self.m + (uniq % zr) if zr else np.zeros(0, dtype=np.int64)
         self._zz_a = self.a_rest.reshape(-1)[self._zz_flat]
         self._lam_diag = bool(np.all(self._lam_rows == self._lam_cols))
         # Nested scalar rest terms: A_zz and C_z'WC_z are both diagonal.
@@ -390,63 +327,6 @@ class _Cross:
             self._zz_map = sp.csr_matrix(pick @ self._zz_map)
             self._azz_diag = np.diag(azz).copy()
             self._azx = self.a_rest[:zr, zr:].copy()
-
-    def _pairs(self, levels: tuple[int, int]) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
-        """For the first term's levels lo..hi-1: per pair of its components (a, b), the pairs of entries
-        (i, j), i >= j, of a level's rows of C_z,a and C_z,b, as flat keys i * zr + j, the weight column
-        (a, b, level) and the product of the two entries."""
-        lo, hi = levels
-        q1, n1, zr = self.q1, self.n1, self.zr
-        keys: list[np.ndarray] = []
-        wcol: list[np.ndarray] = []
-        vals: list[np.ndarray] = []
-        kt = np.int32 if zr * zr < 2**31 else np.int64
-        ct = np.int32 if n1 * q1 * q1 < 2**31 else np.int64
-        for a in range(q1):
-            ca = self.cz[a][lo:hi]
-            la = np.repeat(np.arange(hi - lo), np.diff(ca.indptr))
-            for b in range(q1):
-                if a == b:
-                    self._pairs_within(ca, la, lo + (a * q1 + a) * n1, (keys, wcol, vals), (kt, ct))
-                    continue
-                cb = self.cz[b][lo:hi]
-                reps = np.diff(cb.indptr)[la]
-                rep_a = np.repeat(np.arange(ca.nnz), reps)
-                starts = np.cumsum(reps) - reps
-                idx_b = cb.indptr[la[rep_a]] + np.arange(len(rep_a)) - np.repeat(starts, reps)
-                row, col = ca.indices[rep_a], cb.indices[idx_b]
-                low = row >= col
-                # 32-bit keys and columns where they fit: half the memory of millions of pairs.
-                keys.append(row[low].astype(kt) * kt(zr) + col[low].astype(kt))
-                wcol.append((la[rep_a[low]] + (lo + (a * q1 + b) * n1)).astype(ct))
-                vals.append(ca.data[rep_a[low]] * cb.data[idx_b[low]])
-        return keys, wcol, vals
-
-    def _pairs_within(
-        self,
-        ca: sp.csr_matrix,
-        la: np.ndarray,
-        first_col: int,
-        out: tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]],
-        types: tuple[type, type],
-    ) -> None:
-        """:meth:`_pairs` for a = b: a level's entries paired with the ones before them in its row and
-        with themselves (the row's columns are sorted, so that is the lower triangle), made directly:
-        half the pairs that pairing all and keeping the lower ones makes (InstEval: 1.8 of 3.6
-        million)."""
-        kt, ct = types
-        it = np.int32 if ca.nnz < 2**31 else np.int64
-        starts = ca.indptr[:-1].astype(it)[la]  # per entry, where its row starts
-        count = np.arange(ca.nnz, dtype=it) - starts + 1  # entries up to and including itself
-        mine = np.repeat(np.arange(ca.nnz, dtype=it), count)
-        offset = np.cumsum(count, dtype=np.int64) - count
-        other = np.arange(len(mine), dtype=np.int64) - np.repeat(offset, count)
-        other += np.repeat(starts, count)
-        cols = ca.indices
-        keys, wcol, vals = out
-        keys.append(cols[mine].astype(kt) * kt(self.zr) + cols[other].astype(kt))
-        wcol.append((la[mine] + first_col).astype(ct))
-        vals.append(ca.data[mine] * ca.data[other])
 
     def _lam_pattern(self, rest: Sequence[Block]) -> None:
         """Fixed sparsity pattern of Lambda_r, each entry pointing into [theta, 1]."""
