@@ -81,7 +81,9 @@ def test_it_enrols_a_totp_device_then_asks_for_codes_at_each_login(world, staff)
     device, codes, used = _enrol(c, staff)
     assert device.confirmed and len(codes) == 10 and len(set(codes)) == 10
     assert c.get("/studies/").status_code == 200
-    c.post("/accounts/logout/")
+    out = c.post("/accounts/logout/")
+    # to the sign-in page, not Django admin's "logged out" page
+    assert out.status_code == 302 and out["Location"] == "/accounts/login/"
     assert c.get("/studies/").status_code == 302
 
     # next login: password, then a code from the same device; an old code is refused

@@ -42,6 +42,22 @@ def test_it_still_shows_clients_whose_old_code_has_a_slash(world) -> None:
     assert odd.pk
 
 
+def test_it_answers_a_missing_page_with_a_page_in_the_users_language(world) -> None:
+    """A 404 (an unknown client, someone else's, a wrong link) is a page of its own, in the user's
+    language and direction, with a way back for staff and a next step for participants."""
+    therapist = world.login(world.therapist)
+    r = therapist.get("/clinic/cry-2026/clients/NOPE/")
+    html = r.content.decode()
+    assert r.status_code == 404 and "Page not found" in html and 'href="/"' in html
+    therapist.post("/i18n/setlang/", {"language": "he", "next": "/clinic/"})
+    html = therapist.get("/clinic/cry-2026/clients/NOPE/").content.decode()
+    assert 'dir="rtl"' in html and "הדף לא נמצא" in html
+    stranger = HttpClient().get("/no-such-page/")
+    text = stranger.content.decode()
+    assert stranger.status_code == 404 and "ask your study team or your therapist" in text
+    assert 'href="/"' not in text
+
+
 def test_it_logs_every_server_error_with_its_traceback_and_shows_a_friendly_page(world, monkeypatch) -> None:
     import logging
 

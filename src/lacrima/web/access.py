@@ -119,10 +119,20 @@ def get_client_for_staff(request: HttpRequest, study: Study, code: str) -> Clien
     return client
 
 
+def may_open_client_page(
+    request: HttpRequest, study: Study, client: Client, admin: bool | None = None
+) -> bool:
+    """Whether the user may open the client's clinical page: the treating therapist or a study admin
+    (``admin``: :func:`is_study_admin`, when the caller has it already, for a list of clients)."""
+    if client.therapist_id == request.user.pk:
+        return True
+    return is_study_admin(request, study) if admin is None else admin
+
+
 def get_client_for_therapist(request: HttpRequest, study: Study, code: str) -> Client:
     """Only the treating therapist (or a study admin) sees a client's clinical dashboard."""
     client = study.clients.filter(code=code).first()
-    if client is None or not (client.therapist_id == request.user.pk or is_study_admin(request, study)):
+    if client is None or not may_open_client_page(request, study, client):
         raise _deny(request, "studies.client", code, study.pk)
     return client
 

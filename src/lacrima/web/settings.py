@@ -198,6 +198,8 @@ STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/clinic/"
+# After signing out, the sign-in page (Django's own "logged out" page belongs to its admin site).
+LOGOUT_REDIRECT_URL = LOGIN_URL
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

@@ -52,6 +52,17 @@ def test_it_shows_the_client_page_only_to_the_treating_therapist_and_the_study_a
     assert denied.count() == 3
 
 
+def test_it_links_client_codes_on_the_study_page_only_for_those_who_may_open_them(clinic) -> None:
+    """The study page lists the codes a user may see; a code is a link only where its clinical page
+    opens (a site researcher sees the codes, and the pages would answer 404)."""
+    personas = clinic.personas()
+    for name, linked in (("researcher", False), ("admin", True)):
+        html = personas[name].get("/studies/cry-2026/").content.decode()
+        row = html.split('data-client="C001"')[1].split("</tr>")[0]
+        assert (f'href="{CLIENT_URL}"' in row) is linked, name
+        assert "C001" in row
+
+
 def test_it_puts_only_the_therapists_own_clients_on_the_caseload(clinic) -> None:
     checkin(clinic.world.client, 1)
     checkin(clinic.world.other_client, 1)

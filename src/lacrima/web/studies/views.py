@@ -92,7 +92,12 @@ def study_detail(request: HttpRequest, slug: str) -> HttpResponse:
     sites = access.research_sites(request, study)
     site_ids = list(sites.values_list("pk", flat=True))
     counts = bool(site_ids)
-    clients = access.visible_clients(request, study).select_related("site", "therapist").order_by("code")
+    clients = list(
+        access.visible_clients(request, study).select_related("site", "therapist").order_by("code")
+    )
+    # Only the codes whose clinical page the user may open are links (a site researcher sees the codes).
+    admin = access.is_study_admin(request, study)
+    openable = {c.pk for c in clients if access.may_open_client_page(request, study, c, admin)}
     record(request, "read", study, view="study_detail")
     languages = sorted({lang for site in study.sites.all() for lang in site.languages})
     used = list(dict.fromkeys([*study.survey_instruments, *plan.instruments(study.schedule or {})]))
@@ -101,7 +106,8 @@ def study_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "completion": survey_completion(study, site_ids) if counts else [],
         "client_counts": client_completion(study, site_ids) if counts else [],
         "clients": clients,
-        "is_admin": access.is_study_admin(request, study),
+        "openable": openable,
+        "is_admin": admin,
         "can_export": counts,
         "consents": ConsentVersion.objects.filter(study=study).order_by("language", "-version"),
         "licensed": LicensedText.objects.filter(study=study).select_related("attached_by"),
