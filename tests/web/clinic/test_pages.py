@@ -121,6 +121,35 @@ def test_it_refuses_bad_dates_with_a_clear_message(clinic) -> None:
     assert not SessionDate.objects.exists()
 
 
+def test_it_keeps_corrected_dates_in_the_order_of_the_sessions(clinic) -> None:
+    """A corrected date may not pass a neighbouring session's date (as shown, corrections included): a
+    session moved before the one it followed reordered the course and raised a missed check-ins alert
+    that outlived the mistake. Refused in the therapist's language, nothing saved."""
+    today = timezone.localdate()
+    for session, ago in ((1, 21), (2, 14), (3, 7)):
+        checkin(clinic.world.client, session, day=today - timedelta(days=ago))
+    c = clinic.world.login(clinic.world.therapist)
+    early = (today - timedelta(days=30)).isoformat()
+    r = c.post(f"{URL}dates/", {"session": 3, "date": early})
+    body = r.content.decode()
+    assert r.status_code == 422
+    assert f"Session 3 cannot be dated before session 2 ({(today - timedelta(days=14)).isoformat()})" in body
+    r = c.post(f"{URL}dates/", {"session": 1, "date": (today - timedelta(days=10)).isoformat()})
+    assert r.status_code == 422 and "cannot be dated after session 2" in r.content.decode()
+    assert not SessionDate.objects.exists()
+    # within its neighbours, and the same day as one of them, it is taken; the next check uses it
+    ok = c.post(f"{URL}dates/", {"session": 2, "date": (today - timedelta(days=20)).isoformat()})
+    assert ok.status_code == 302
+    r = c.post(f"{URL}dates/", {"session": 1, "date": (today - timedelta(days=19)).isoformat()})
+    assert r.status_code == 422 and "cannot be dated after session 2" in r.content.decode()
+    same_day = c.post(f"{URL}dates/", {"session": 3, "date": (today - timedelta(days=20)).isoformat()})
+    assert same_day.status_code == 302
+    c.post("/i18n/setlang/", {"language": "he", "next": URL})
+    r = c.post(f"{URL}dates/", {"session": 3, "date": early})
+    assert r.status_code == 422 and "לא יכולה להיות מתוארכת לפני פגישה 2" in r.content.decode()
+    assert SessionDate.objects.count() == 2
+
+
 def test_it_orders_the_caseload_by_urgency_with_a_badge_per_alert(clinic) -> None:
     world = clinic.world
     calm = Client.objects.create(

@@ -8,6 +8,7 @@ The profile (attachment, attitudes to crying, intake symptom totals) is scored b
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +49,23 @@ def _checkin_columns() -> list[str]:
     return [it.column for it in load_instrument("session_checkin").items]
 
 
+def session_dates(client: Client) -> dict[int, datetime.date | None]:
+    """Each session with a completed check-in and its date as the clinic shows it: the therapist's
+    latest correction, else the check-in's own date."""
+    corrected = _corrections(client)
+    days = (
+        Response.objects.filter(client=client, kind=Response.Kind.CHECKIN, completed_at__isnull=False)
+        .exclude(session__isnull=True)
+        .values_list("session", "session_date")
+    )
+    return {int(session): corrected.get(session, day) for session, day in days}
+
+
+def _corrections(client: Client) -> dict[int, datetime.date]:
+    # Ordered by when they were made: the latest correction of a session wins.
+    return dict(SessionDate.objects.filter(client=client).values_list("session", "date"))
+
+
 def session_frame(client: Client) -> pd.DataFrame:
     """One row per session with a completed check-in: ``session``, ``date`` and the raw item columns."""
     columns = _checkin_columns()
@@ -62,10 +80,11 @@ def session_frame(client: Client) -> pd.DataFrame:
             client=client, kind=Response.Kind.SURVEY, completed_at__isnull=False, session__isnull=False
         ).values_list("session", "answers")
     )
-    corrected = dict(SessionDate.objects.filter(client=client).values_list("session", "date"))
+    corrected = _corrections(client)
+    dates = session_dates(client)
     rows: dict[int, dict[str, Any]] = {}
-    for session, day, answers in checkins:
-        row: dict[str, Any] = {"session": int(session), "date": corrected.get(session, day)}
+    for session, _day, answers in checkins:
+        row: dict[str, Any] = {"session": int(session), "date": dates[int(session)]}
         row.update({c: _number(answers.get(c)) for c in columns})
         rows[int(session)] = row
     symptom_cols: set[str] = set()

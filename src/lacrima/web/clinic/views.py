@@ -24,6 +24,7 @@ from lacrima.errors import DataError
 from lacrima.web import access
 from lacrima.web.audit.log import record
 from lacrima.web.clinic import charts
+from lacrima.web.clinic.data import session_dates
 from lacrima.web.clinic.forms import AcknowledgeForm, AssignTherapistForm, NoteForm, SessionDateForm
 from lacrima.web.clinic.models import Alert, AlertNote, BatteryRun, ClientSummary, SessionDate
 from lacrima.web.clinic.tasks import enqueue_evaluation, run_battery
@@ -181,7 +182,7 @@ def session_date(request: HttpRequest, slug: str, code: str) -> HttpResponse:
             "session", flat=True
         )
     )
-    form = SessionDateForm(request.POST, sessions=sessions)
+    form = SessionDateForm(request.POST, sessions=sessions, dates=session_dates(client))
     url = reverse("clinic:client", kwargs={"slug": slug, "code": code})
     if not form.is_valid():
         return render(
