@@ -104,3 +104,15 @@ def test_the_therapist_guide_runs_only_commands_that_exist() -> None:
     assert used == {"demo", "serve"}
     for command in sorted(used):
         assert CliRunner().invoke(app, [command, "--help"]).exit_code == 0, command
+
+
+def test_it_gives_the_servers_defaults_as_lacrima_serve_has_them() -> None:
+    import inspect
+
+    from lacrima.cli._app import serve
+
+    defaults = {name: p.default for name, p in inspect.signature(serve).parameters.items()}
+    for option in ("workers", "threads"):
+        documented = re.search(rf"`--{option}` \(default (\d+)\)", DOC)
+        assert documented is not None, option
+        assert int(documented.group(1)) == defaults[option], option
