@@ -46,8 +46,13 @@ def test_it_acknowledges_once_then_appends_notes_all_audit_logged(clinic) -> Non
     refresh_client(clinic.world.client, notify=False)
     alert = Alert.objects.get(client=clinic.world.client, kind="alliance-rupture")
     c = clinic.world.login(clinic.world.therapist)
-    c.post(f"/clinic/alerts/{alert.pk}/acknowledge/", {"note": "named the rupture; repair next session"})
-    c.post(f"/clinic/alerts/{alert.pk}/acknowledge/", {"note": "second look"})
+    ack = f"/clinic/alerts/{alert.pk}/acknowledge/"
+    first = c.post(ack, {"note": "named the rupture; repair next session"})
+    again = c.post(ack, {"note": "second look"})
+    # the first to the top of the page (its confirmation, the alerts still open); the second, a note on
+    # an alert acknowledged already, back to that alert in the history
+    assert first["Location"] == "/clinic/cry-2026/clients/C001/"
+    assert again["Location"] == f"/clinic/cry-2026/clients/C001/#alert-{alert.pk}"
     alert.refresh_from_db()
     assert alert.acknowledged_note == "named the rupture; repair next session"
     assert [n.text for n in alert.notes.all()] == ["second look"]

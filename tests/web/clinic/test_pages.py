@@ -102,8 +102,12 @@ def test_it_lets_the_therapist_correct_a_session_date_and_logs_it(clinic) -> Non
     c = clinic.world.login(clinic.world.therapist)
     day = timezone.localdate() - timedelta(days=3)
     r = c.post(f"{URL}dates/", {"session": 1, "date": day.isoformat()})
-    assert r.status_code == 302
-    assert day.isoformat() in c.get(URL).content.decode()
+    assert r.status_code == 302 and r["Location"] == URL  # the top, where the confirmation is
+    html = c.get(URL).content.decode()
+    assert f"The date of session 1 is now {day.isoformat()}." in html
+    row = re.search(r'<tr id="session-1">.*?</tr>', html, flags=re.S).group(0)
+    assert day.isoformat() in row and "(corrected)" in row
+    assert 'id="no-open-alerts"' in html  # a client with no open alerts says so
     fix = SessionDate.objects.get()
     assert AuditEvent.objects.filter(object_type="clinic.sessiondate", object_id=str(fix.pk)).exists()
 

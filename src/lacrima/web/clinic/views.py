@@ -99,6 +99,8 @@ def client_page(request: HttpRequest, slug: str, code: str) -> HttpResponse:
         "ev": ev,
         "alerts": alerts,
         "open_groups": _open_groups(alerts),
+        # the sessions whose date a therapist corrected (the check-in keeps its own date)
+        "corrected": set(SessionDate.objects.filter(client=client).values_list("session", flat=True)),
         "ack_form": AcknowledgeForm(),
         "note_form": NoteForm(),
         **charts.client_page_context(ev),
@@ -114,9 +116,10 @@ def alert_open(request: HttpRequest, alert_id: int) -> HttpResponse:
     return redirect(f"{url}#alert-{alert.pk}")
 
 
-def _back_to_client(alert: Alert) -> HttpResponse:
+def _back_to_client(alert: Alert, at_alert: bool = True) -> HttpResponse:
+    """The client page at the alert, or at its top (the confirmation and the alerts still open)."""
     url = reverse("clinic:client", kwargs={"slug": alert.study.slug, "code": alert.client.code})
-    return redirect(f"{url}#alert-{alert.pk}")
+    return redirect(f"{url}#alert-{alert.pk}" if at_alert else url)
 
 
 @login_required
@@ -145,7 +148,9 @@ def alert_acknowledge(request: HttpRequest, alert_id: int) -> HttpResponse:
         elif form.cleaned_data["note"]:
             _add_note(request, alert, form.cleaned_data["note"])
     enqueue_evaluation(alert.client_id)  # the caseload's badges follow
-    return _back_to_client(alert)
+    # A new acknowledgement: to the top, where its confirmation and the next open alert are; a note
+    # added to one acknowledged before: back to that alert.
+    return _back_to_client(alert, at_alert=not done)
 
 
 @login_required
@@ -200,7 +205,12 @@ def session_date(request: HttpRequest, slug: str, code: str) -> HttpResponse:
         )
         record(request, "update", fix, study_id=study.pk, session=fix.session, date=fix.date.isoformat())
     enqueue_evaluation(client.pk)
-    return redirect(f"{url}#sessions")
+    messages.success(
+        request,
+        _("The date of session %(session)s is now %(date)s.")
+        % {"session": fix.session, "date": fix.date.isoformat()},
+    )
+    return redirect(url)
 
 
 @login_required
