@@ -76,3 +76,11 @@ def test_a_broken_rule_definition_lists_every_problem() -> None:
     assert "mine.yaml has 4 problem(s)" in text
     assert "'colour' was unexpected" in text and "'anecdotal' is not one of" in text
     assert "sources" in text and "n_missed/default is 0; it must be at least 1" in text
+
+
+def test_it_writes_a_reliable_deterioration_with_the_decimals_that_show_it_beyond_1_96() -> None:
+    from lacrima.feedback._not_on_track import _above_196
+
+    assert _above_196(1.9612) == "1.961"  # "1.96 > 1.96" read as a contradiction
+    assert _above_196(2.5) == "2.50"
+    assert _above_196(1.96049) == "1.9605"

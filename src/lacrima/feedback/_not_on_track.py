@@ -110,7 +110,7 @@ def not_on_track(
             if p["use_reliable_deterioration"] and worse[j]:
                 parts.append(
                     f"a reliable deterioration since intake ({y[j] - intake:+g} points, "
-                    f"RCI {rci[j]:.2f} > 1.96; reliable difference {reliable_difference:.1f})"
+                    f"RCI {_above_196(float(rci[j]))} > 1.96; reliable difference {reliable_difference:.1f})"
                 )
                 values.update({"rci": rci[j], "reliable_difference": reliable_difference})
             if not parts:
@@ -127,3 +127,11 @@ def not_on_track(
             )
     frame = pd.DataFrame(bands, columns=list(_BAND_COLUMNS))
     return alerts, frame, notes
+
+
+def _above_196(rci: float) -> str:
+    """An RCI beyond 1.96 with as many decimals as show it beyond ("1.9612", not "1.96 > 1.96")."""
+    digits = 2
+    while digits < 6 and round(abs(rci), digits) <= 1.96:
+        digits += 1
+    return f"{rci:.{digits}f}"
