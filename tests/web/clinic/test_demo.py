@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import User
+from django.test import Client as HttpClient
 from django_tasks_db.models import DBTaskResult
 
 from lacrima import feedback as fb
@@ -95,3 +96,14 @@ def test_it_turns_demo_mode_on_only_for_the_demos_own_data_directory(tmp_path) -
     for where, env in ((demo, None), (plain, "1")):
         with pytest.raises(ImproperlyConfigured, match="production refuses it"):
             demo_mode(where, env=env, database_url=None, production=True)
+
+
+def test_the_login_page_says_what_the_second_factor_asks_in_and_out_of_demo_mode(settings) -> None:
+    settings.LACRIMA_DEMO = False
+    page = HttpClient().get("/accounts/login/").content.decode()
+    assert "a code from your authenticator app" in page and "Demo mode" not in page
+    settings.LACRIMA_DEMO = True
+    page = HttpClient().get("/accounts/login/").content.decode()
+    assert "Demo mode: the demo accounts sign in with their password only" in page
+    hebrew = HttpClient(headers={"accept-language": "he"}).get("/accounts/login/").content.decode()
+    assert "מצב הדגמה" in hebrew and 'dir="rtl"' in hebrew

@@ -6,7 +6,7 @@ from django.urls import path, reverse_lazy
 from lacrima.web.accounts import views
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("2fa/", views.second_factor, name="second_factor"),
     path("2fa/setup/", views.second_factor_setup, name="second_factor_setup"),

@@ -14,6 +14,7 @@ from typing import Any
 
 import django_otp
 from django import forms
+from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -133,6 +134,13 @@ def _password_set(request: HttpRequest, user: Any, how: str) -> None:
         user=user, defaults={"must_change_password": False, "password_changed_at": timezone.now()}
     )
     record(request, how, object_type="auth.user", object_id=user.pk, actor_label=user.get_username())
+
+
+class LoginView(auth_views.LoginView):
+    """Django's sign-in, telling the page whether demo mode is on (its accounts skip the second factor)."""
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return {**super().get_context_data(**kwargs), "demo_mode": bool(settings.LACRIMA_DEMO)}
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):
