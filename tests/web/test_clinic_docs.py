@@ -19,6 +19,24 @@ DOC = (Path(__file__).resolve().parents[2] / "docs" / "clinic.md").read_text(enc
 SETTINGS = (Path(__file__).resolve().parents[2] / "src" / "lacrima" / "web" / "settings.py").read_text()
 
 
+# What the guides write in place of a path's variable parts, and a value each URL pattern accepts.
+_PLACEHOLDERS = {"<token>": "abcdefgh", "<study>": "demo-clinic", "<code>": "D001", "<id>": "1", "<run>": "1"}
+
+
+def _unresolved(paths: set[str]) -> list[str]:
+    """The documented paths that no view serves, with their placeholders filled in."""
+    broken = []
+    for path in sorted(paths):
+        concrete = path
+        for placeholder, value in _PLACEHOLDERS.items():
+            concrete = concrete.replace(placeholder, value)
+        try:
+            resolve(concrete)
+        except Resolver404:
+            broken.append(path)
+    return broken
+
+
 def test_it_documents_only_settings_that_exist() -> None:
     names = set(re.findall(r"\bLACRIMA_[A-Z_]+\b", DOC))
     assert names, "the guide names no LACRIMA_ settings"
@@ -36,13 +54,7 @@ def test_it_documents_only_management_commands_that_exist() -> None:
 def test_it_documents_only_urls_that_resolve() -> None:
     paths = set(re.findall(r"`(/(?:studies|accounts|api|admin|p)/[^`\s]*)`", DOC))
     assert "/studies/new/" in paths and "/api/docs" in paths
-    broken = []
-    for path in sorted(paths - {"/p/"}):  # "/p/" alone is the link prefix named in the API section
-        concrete = path.replace("<token>", "abcdefgh")
-        try:
-            resolve(concrete)
-        except Resolver404:
-            broken.append(path)
+    broken = _unresolved(paths - {"/p/"})  # "/p/" alone is the link prefix named in the API section
     assert broken == [], f"docs/clinic.md shows paths that no view serves: {broken}"
 
 
@@ -83,14 +95,7 @@ THERAPIST = (Path(__file__).resolve().parents[2] / "docs" / "therapist.md").read
 def test_the_clinic_and_therapist_guides_show_only_clinic_urls_that_resolve() -> None:
     paths = set(re.findall(r"`(/clinic/[^`\s]*)`", THERAPIST + DOC))
     assert {"/clinic/", "/clinic/<study>/clients/<code>/", "/clinic/alerts/<id>/"} <= paths
-    broken = []
-    for path in sorted(paths):
-        concrete = path.replace("<study>", "demo-clinic").replace("<code>", "D001")
-        concrete = concrete.replace("<id>", "1").replace("<run>", "1")
-        try:
-            resolve(concrete)
-        except Resolver404:
-            broken.append(path)
+    broken = _unresolved(paths)
     assert broken == [], f"the guides show clinic paths that no view serves: {broken}"
 
 
